@@ -1,0 +1,5 @@
+//! # twinscan-data
+//!
+//! CT volumes and organ delineations in, windowed 2-D axial slices with tri-state labels out.
+//! Knows nothing of burn: the prepared dataset folder it writes is the seam between the
+//! burn-free lower layers and the training crates.

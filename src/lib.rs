@@ -1,0 +1,18 @@
+//! # twinscan
+//!
+//! Facade over the twinscan crates: self-supervised (Barlow Twins) pretraining of CT image
+//! encoders and an honest downstream per-slice organ classifier.
+//!
+//! | module | crate | knows burn |
+//! |---|---|---|
+//! | [`data`] | `twinscan-data` | no |
+//! | [`augment`] | `twinscan-augment` | no |
+//! | [`models`] | `twinscan-models` | yes |
+//! | [`ssl`] | `twinscan-ssl` | yes |
+//! | [`classify`] | `twinscan-classify` | yes |
+
+pub use twinscan_augment as augment;
+pub use twinscan_classify as classify;
+pub use twinscan_data as data;
+pub use twinscan_models as models;
+pub use twinscan_ssl as ssl;
