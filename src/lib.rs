@@ -12,7 +12,10 @@
 //! | [`classify`] | `twinscan-classify` | yes |
 
 pub use twinscan_augment as augment;
+#[cfg(feature = "train")]
 pub use twinscan_classify as classify;
 pub use twinscan_data as data;
+#[cfg(feature = "train")]
 pub use twinscan_models as models;
+#[cfg(feature = "train")]
 pub use twinscan_ssl as ssl;

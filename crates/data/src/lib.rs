@@ -3,3 +3,9 @@
 //! CT volumes and organ delineations in, windowed 2-D axial slices with tri-state labels out.
 //! Knows nothing of burn: the prepared dataset folder it writes is the seam between the
 //! burn-free lower layers and the training crates.
+
+pub mod error;
+pub mod volume;
+
+pub use error::{DataError, Result};
+pub use volume::{Geometry, Mask, Volume};

@@ -1,0 +1,2 @@
+//! Placeholder replaced by the augment benchmark (criterion).
+fn main() {}

@@ -1,0 +1,2 @@
+//! Placeholder replaced by the barlow_step benchmark.
+fn main() {}

@@ -1,0 +1,2 @@
+//! Placeholder replaced by the prepare benchmark (criterion).
+fn main() {}

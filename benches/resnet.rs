@@ -1,0 +1,2 @@
+//! Placeholder replaced by the resnet benchmark.
+fn main() {}
