@@ -5,7 +5,13 @@
 //! burn-free lower layers and the training crates.
 
 pub mod error;
+pub mod labels;
+pub mod slices;
+pub mod split;
+pub mod structures;
+pub mod nrrd;
 pub mod volume;
 
 pub use error::{DataError, Result};
 pub use volume::{Geometry, Mask, Volume};
+pub use volume::{RawVolume, Sample, VoxelKind, Voxels, count_non_finite};

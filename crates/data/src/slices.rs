@@ -1,0 +1,291 @@
+//! Windowed, resampled 2-D axial slices and their PNG encoding.
+//!
+//! **Order of operations** for slice `k` of a canonical CT volume (row 0 anterior, column 0
+//! the patient's right, `k = 0` most inferior):
+//! 1. bilinear resample of the HU values to `size × size` ([`Resampler`]);
+//! 2. per window, `v = clamp((HU − (L − W/2)) / W, 0, 1)`, then `round(v · 255)` (8-bit)
+//!    or `round(v · 65535)` (16-bit), round half away from zero.
+//!
+//! **Resampling rule** (OpenCV `INTER_LINEAR` / PIL-without-antialias convention, half-pixel
+//! centres): output column `c` of `size` samples source column
+//! `x = (c + 0.5) · W_in / size − 0.5`, clamped to `[0, W_in − 1]`; the value is
+//! `(1 − f) · src[⌊x⌋] + f · src[⌊x⌋ + 1]` with `f = x − ⌊x⌋` (the right neighbour is
+//! clamped to the last column). Rows likewise, independently. The whole in-plane grid maps to
+//! the square: a non-square field of view is stretched. Downsampling does not low-pass
+//! filter first (as `cv2.resize(..., INTER_LINEAR)`).
+
+use std::io::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{DataError, Result};
+
+/// An HU window: level (centre) and width, in Hounsfield units.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Window {
+    /// Window centre (HU).
+    pub level: f32,
+    /// Window width (HU), > 0.
+    pub width: f32,
+}
+
+impl Default for Window {
+    /// The head-and-neck soft-tissue window L 40 / W 400 (HU −160..240).
+    fn default() -> Self {
+        Window {
+            level: 40.0,
+            width: 400.0,
+        }
+    }
+}
+
+impl std::str::FromStr for Window {
+    type Err = DataError;
+    /// Parses `LEVEL:WIDTH`, e.g. `40:400` or `-600:1500`.
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = |detail: String| DataError::InvalidArgument {
+            name: "--window".into(),
+            detail,
+        };
+        let (l, w) = s
+            .split_once(':')
+            .ok_or_else(|| bad(format!("{s:?}: expected LEVEL:WIDTH, e.g. 40:400")))?;
+        let level: f32 = l
+            .trim()
+            .parse()
+            .map_err(|_| bad(format!("{s:?}: level {l:?} is not a number")))?;
+        let width: f32 = w
+            .trim()
+            .parse()
+            .map_err(|_| bad(format!("{s:?}: width {w:?} is not a number")))?;
+        if !level.is_finite() || !width.is_finite() || width <= 0.0 {
+            return Err(bad(format!("{s:?}: width must be a positive number")));
+        }
+        Ok(Window { level, width })
+    }
+}
+
+impl std::fmt::Display for Window {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.level, self.width)
+    }
+}
+
+impl Window {
+    /// The window's lower edge (HU), mapped to 0.
+    pub fn low(&self) -> f32 {
+        self.level - self.width / 2.0
+    }
+
+    /// `HU` → `0..=1` (clamped).
+    #[inline]
+    pub fn unit(&self, hu: f32) -> f32 {
+        ((hu - self.low()) / self.width).clamp(0.0, 1.0)
+    }
+
+    /// `HU` → `0..=255`, rounded.
+    #[inline]
+    pub fn to_u8(&self, hu: f32) -> u8 {
+        (self.unit(hu) * 255.0).round() as u8
+    }
+
+    /// `HU` → `0..=65535`, rounded.
+    #[inline]
+    pub fn to_u16(&self, hu: f32) -> u16 {
+        (self.unit(hu) * 65535.0).round() as u16
+    }
+}
+
+/// Parses a list of windows (`40:400,-600:1500` or several `--window` values).
+pub fn parse_windows<S: AsRef<str>>(values: &[S]) -> Result<Vec<Window>> {
+    let mut out = Vec::new();
+    for v in values {
+        for part in v.as_ref().split(',').filter(|p| !p.trim().is_empty()) {
+            out.push(part.trim().parse()?);
+        }
+    }
+    if out.is_empty() {
+        out.push(Window::default());
+    }
+    Ok(out)
+}
+
+/// One axis of the bilinear map: for each output index, the two source indices and the
+/// weight of the second.
+#[derive(Debug, Clone)]
+struct Taps {
+    i0: Vec<usize>,
+    i1: Vec<usize>,
+    f: Vec<f32>,
+}
+
+impl Taps {
+    fn new(n_in: usize, n_out: usize) -> Self {
+        let scale = n_in as f64 / n_out as f64;
+        let mut t = Taps {
+            i0: Vec::with_capacity(n_out),
+            i1: Vec::with_capacity(n_out),
+            f: Vec::with_capacity(n_out),
+        };
+        let last = n_in.saturating_sub(1);
+        for o in 0..n_out {
+            let x = ((o as f64 + 0.5) * scale - 0.5).clamp(0.0, last as f64);
+            let x0 = x.floor() as usize;
+            let x1 = (x0 + 1).min(last);
+            t.i0.push(x0);
+            t.i1.push(x1);
+            t.f.push((x - x0 as f64) as f32);
+        }
+        t
+    }
+}
+
+/// Bilinear resampler from a `rows_in × cols_in` row-major image to `size × size`.
+/// Build once per scan, apply to every slice.
+#[derive(Debug, Clone)]
+pub struct Resampler {
+    cols_in: usize,
+    rows_in: usize,
+    size: usize,
+    cols: Taps,
+    rows: Taps,
+}
+
+impl Resampler {
+    /// A resampler for input images of `rows_in × cols_in` pixels to `size × size`.
+    pub fn new(rows_in: usize, cols_in: usize, size: usize) -> Self {
+        Resampler {
+            cols_in,
+            rows_in,
+            size,
+            cols: Taps::new(cols_in, size),
+            rows: Taps::new(rows_in, size),
+        }
+    }
+
+    /// Output side length.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Resamples one row-major image (`rows_in · cols_in` values) into `out`
+    /// (`size · size` values, row-major).
+    pub fn apply(&self, src: &[f32], out: &mut [f32]) {
+        assert_eq!(src.len(), self.rows_in * self.cols_in, "input image size");
+        assert_eq!(out.len(), self.size * self.size, "output image size");
+        let n = self.size;
+        let mut r0 = vec![0f32; n];
+        let mut r1 = vec![0f32; n];
+        for (orow, out_row) in out.chunks_exact_mut(n).enumerate() {
+            let a = &src[self.rows.i0[orow] * self.cols_in..][..self.cols_in];
+            let b = &src[self.rows.i1[orow] * self.cols_in..][..self.cols_in];
+            self.horizontal(a, &mut r0);
+            self.horizontal(b, &mut r1);
+            let fy = self.rows.f[orow];
+            for ((o, &p), &q) in out_row.iter_mut().zip(&r0).zip(&r1) {
+                *o = p + fy * (q - p);
+            }
+        }
+    }
+
+    fn horizontal(&self, row: &[f32], out: &mut [f32]) {
+        for (c, o) in out.iter_mut().enumerate() {
+            let p = row[self.cols.i0[c]];
+            let q = row[self.cols.i1[c]];
+            *o = p + self.cols.f[c] * (q - p);
+        }
+    }
+}
+
+/// Writes a grey PNG: `height × width` 8-bit values (`bit_depth == 8`) or 16-bit values
+/// (`bit_depth == 16`, given in `data16`). Fast compression (the images are small).
+pub fn write_png_gray(
+    path: &Path,
+    width: usize,
+    height: usize,
+    image: PngPixels<'_>,
+) -> Result<()> {
+    let file = std::fs::File::create(path).map_err(|e| DataError::io(path, e))?;
+    let w = std::io::BufWriter::new(file);
+    let mut enc = png::Encoder::new(w, width as u32, height as u32);
+    enc.set_color(png::ColorType::Grayscale);
+    enc.set_compression(png::Compression::Fast);
+    let to_err = |e: png::EncodingError| DataError::format(path, format!("PNG encoding: {e}"));
+    match image {
+        PngPixels::Eight(px) => {
+            assert_eq!(px.len(), width * height);
+            enc.set_depth(png::BitDepth::Eight);
+            let mut wr = enc.write_header().map_err(to_err)?;
+            wr.write_image_data(px).map_err(to_err)?;
+            let mut inner = wr.into_stream_writer().map_err(to_err)?;
+            inner.flush().map_err(|e| DataError::io(path, e))?;
+            inner.finish().map_err(to_err)?;
+        }
+        PngPixels::Sixteen(px) => {
+            assert_eq!(px.len(), width * height);
+            enc.set_depth(png::BitDepth::Sixteen);
+            let bytes: Vec<u8> = px.iter().flat_map(|v| v.to_be_bytes()).collect();
+            let mut wr = enc.write_header().map_err(to_err)?;
+            wr.write_image_data(&bytes).map_err(to_err)?;
+            wr.finish().map_err(to_err)?;
+        }
+    }
+    Ok(())
+}
+
+/// Pixels for [`write_png_gray`].
+#[derive(Debug, Clone, Copy)]
+pub enum PngPixels<'a> {
+    /// 8-bit grey values.
+    Eight(&'a [u8]),
+    /// 16-bit grey values (written big-endian as PNG requires).
+    Sixteen(&'a [u16]),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_parse_and_map() {
+        let w: Window = "40:400".parse().unwrap();
+        assert_eq!(w, Window::default());
+        assert_eq!(w.to_u8(-1000.0), 0);
+        assert_eq!(w.to_u8(240.0), 255);
+        // HU 40 is the centre: 0.5 * 255 = 127.5 -> 128 (half away from zero).
+        assert_eq!(w.to_u8(40.0), 128);
+        // HU 0: (0 + 160) / 400 * 255 = 102.0
+        assert_eq!(w.to_u8(0.0), 102);
+        assert!("40".parse::<Window>().is_err());
+        assert!("40:-5".parse::<Window>().is_err());
+        assert!("a:400".parse::<Window>().is_err());
+        let ws = parse_windows(&["40:400,-600:1500"]).unwrap();
+        assert_eq!(ws.len(), 2);
+        assert_eq!(ws[1].level, -600.0);
+    }
+
+    #[test]
+    fn downsample_by_two_averages_pairs() {
+        // 4x4 -> 2x2: x = (c + 0.5) * 2 - 0.5 = 0.5, 2.5: mean of columns (0,1) and (2,3),
+        // rows likewise: each output is the mean of a 2x2 block (cv2 INTER_LINEAR gives the
+        // same for an exact factor of 2).
+        let src: Vec<f32> = (0..16).map(|v| v as f32).collect();
+        let r = Resampler::new(4, 4, 2);
+        let mut out = vec![0.0; 4];
+        r.apply(&src, &mut out);
+        assert_eq!(out, vec![2.5, 4.5, 10.5, 12.5]);
+    }
+
+    #[test]
+    fn upsample_clamps_at_edges() {
+        // 1x2 -> 4x4. Columns: x = (c + 0.5) / 2 - 0.5 = -0.25, 0.25, 0.75, 1.25 -> clamped
+        // to 0, 0.25, 0.75, 1: values 0, 2.5, 7.5, 10 for src [0, 10].
+        let r = Resampler::new(1, 2, 4);
+        let mut out = vec![0.0; 16];
+        r.apply(&[0.0, 10.0], &mut out);
+        for row in out.chunks(4) {
+            assert_eq!(row, &[0.0, 2.5, 7.5, 10.0]);
+        }
+    }
+}
