@@ -9,9 +9,12 @@ pub mod labels;
 pub mod slices;
 pub mod split;
 pub mod structures;
+pub mod nifti;
 pub mod nrrd;
 pub mod volume;
+pub mod volume_io;
 
 pub use error::{DataError, Result};
 pub use volume::{Geometry, Mask, Volume};
+pub use volume_io::read_volume;
 pub use volume::{RawVolume, Sample, VoxelKind, Voxels, count_non_finite};
