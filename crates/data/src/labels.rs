@@ -63,6 +63,47 @@ pub fn slice_pixel_counts<T: Copy + Default + PartialEq>(mask: &Volume<T>) -> Ve
         .collect()
 }
 
+/// Per-slice non-zero voxel counts of a mask in **canonical** slice order (inferior →
+/// superior), without reorienting the mask: the voxel axis that runs along patient z
+/// ([`Geometry::axis_codes`](crate::Geometry::axis_codes), the same assignment
+/// [`Volume::to_canonical`] uses) is summed over, reversed when it runs superior → inferior.
+/// Equal to `slice_pixel_counts(&mask.to_canonical())`.
+pub fn canonical_slice_counts<T: Copy + Default + PartialEq>(mask: &Volume<T>) -> Vec<u64> {
+    let g = &mask.geometry;
+    let codes = g.axis_codes();
+    let (axis, sign) = (0..3)
+        .find(|&a| codes[a].0 == 2)
+        .map(|a| (a, codes[a].1))
+        .unwrap_or((2, 1.0));
+    let [d0, d1, d2] = g.dims;
+    let zero = T::default();
+    let mut counts = vec![0u64; g.dims[axis]];
+    match axis {
+        2 => counts = slice_pixel_counts(mask),
+        1 => {
+            for k in 0..d2 {
+                let plane = &mask.data[k * d1 * d0..(k + 1) * d1 * d0];
+                for (c, row) in counts.iter_mut().zip(plane.chunks_exact(d0)) {
+                    *c += row.iter().filter(|&&v| v != zero).count() as u64;
+                }
+            }
+        }
+        _ => {
+            for row in mask.data.chunks_exact(d0.max(1)) {
+                for (i, &v) in row.iter().enumerate() {
+                    if v != zero {
+                        counts[i] += 1;
+                    }
+                }
+            }
+        }
+    }
+    if sign < 0.0 {
+        counts.reverse();
+    }
+    counts
+}
+
 /// Labels of one structure on `n_slices` slices. `counts` holds the structure's per-slice
 /// voxel counts when it is delineated in the scan (all zeros = delineated but empty), `None`
 /// when it is not delineated at all. `counts.len()` must equal `n_slices`.

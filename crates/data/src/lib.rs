@@ -4,11 +4,17 @@
 //! Knows nothing of burn: the prepared dataset folder it writes is the seam between the
 //! burn-free lower layers and the training crates.
 
+pub mod dicom;
 pub mod error;
 pub mod labels;
+pub mod layout;
+pub mod prepare;
+pub mod prepare_cli;
+pub mod prepared;
 pub mod slices;
 pub mod split;
 pub mod structures;
+pub mod synth;
 pub mod nifti;
 pub mod nrrd;
 pub mod volume;

@@ -14,7 +14,6 @@
 //! the square: a non-square field of view is stretched. Downsampling does not low-pass
 //! filter first (as `cv2.resize(..., INTER_LINEAR)`).
 
-use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -218,9 +217,7 @@ pub fn write_png_gray(
             enc.set_depth(png::BitDepth::Eight);
             let mut wr = enc.write_header().map_err(to_err)?;
             wr.write_image_data(px).map_err(to_err)?;
-            let mut inner = wr.into_stream_writer().map_err(to_err)?;
-            inner.flush().map_err(|e| DataError::io(path, e))?;
-            inner.finish().map_err(to_err)?;
+            wr.finish().map_err(to_err)?;
         }
         PngPixels::Sixteen(px) => {
             assert_eq!(px.len(), width * height);

@@ -1,0 +1,537 @@
+//! Dataset layouts: finding the scans under an input folder and loading one scan into a
+//! canonical CT volume plus per-slice mask voxel counts for each structure.
+//!
+//! | layout | a scan folder holds |
+//! |---|---|
+//! | `deepmind` | `CT_IMAGE.{nrrd,nii,nii.gz}` and `segmentations/<Structure>.{nrrd,nii,nii.gz}` |
+//! | `dicom` | one CT series (any file names) and one RTSTRUCT file |
+//! | `labelmap` | a CT volume and a label-map volume (file stem containing `label` or `seg`), with a label table CSV `value,name` in the scan folder (else `label_table.csv` in the input root) |
+//!
+//! Scan folders are looked for at most three levels below the input root (DeepMind's
+//! `nrrds/test/oncologist/<scan>` is found from `nrrds/`; the input root itself is never a
+//! scan). A scan's id is its path relative to the root with `/` separators.
+//!
+//! Auto-detection classifies every candidate folder (a `segmentations/` folder or a
+//! `CT_IMAGE.*` file → deepmind; a label-map volume beside another volume → labelmap; DICOM
+//! files → dicom). All scans must share one layout.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{DataError, Result};
+use crate::labels::canonical_slice_counts;
+use crate::structures::StructureTable;
+use crate::volume::{Geometry, Volume};
+
+/// Voxel positions of a mask and its CT may differ by at most this much (mm).
+pub const GRID_TOLERANCE_MM: f64 = 1e-3;
+
+/// How scans are stored under the input folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layout {
+    /// `<scan>/CT_IMAGE.*` + `<scan>/segmentations/<Structure>.*`.
+    #[serde(rename = "deepmind")]
+    DeepMind,
+    /// `<scan>/` with a DICOM CT series and one RTSTRUCT.
+    Dicom,
+    /// `<scan>/` with a CT volume, a label-map volume and a label table.
+    #[serde(rename = "labelmap")]
+    LabelMap,
+}
+
+impl Layout {
+    /// `deepmind`, `dicom` or `labelmap`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Layout::DeepMind => "deepmind",
+            Layout::Dicom => "dicom",
+            Layout::LabelMap => "labelmap",
+        }
+    }
+}
+
+impl std::fmt::Display for Layout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Layout {
+    type Err = DataError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "deepmind" => Ok(Layout::DeepMind),
+            "dicom" => Ok(Layout::Dicom),
+            "labelmap" | "label-map" => Ok(Layout::LabelMap),
+            _ => Err(DataError::InvalidArgument {
+                name: "--layout".into(),
+                detail: format!("{s:?}: expected deepmind, dicom or labelmap"),
+            }),
+        }
+    }
+}
+
+/// One scan folder found under the input root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanSource {
+    /// Path relative to the input root, `/`-separated (unique per input).
+    pub id: String,
+    /// The scan folder.
+    pub dir: PathBuf,
+    /// The folder's own name (the default patient id).
+    pub folder_name: String,
+    /// The layout it was classified as.
+    pub layout: Layout,
+}
+
+/// True for `.nrrd`, `.nii`, `.nii.gz` (case-insensitive).
+pub fn is_volume_file(path: &Path) -> bool {
+    let n = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    n.ends_with(".nrrd") || n.ends_with(".nii") || n.ends_with(".nii.gz")
+}
+
+/// File name without `.nrrd` / `.nii` / `.nii.gz`.
+pub fn volume_stem(path: &Path) -> String {
+    let n = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let lower = n.to_ascii_lowercase();
+    for ext in [".nii.gz", ".nrrd", ".nii"] {
+        if lower.ends_with(ext) {
+            return n[..n.len() - ext.len()].to_string();
+        }
+    }
+    n
+}
+
+/// True when the file looks like DICOM: `.dcm` extension or `DICM` at byte 128.
+pub fn is_dicom_file(path: &Path) -> bool {
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("dcm"))
+    {
+        return true;
+    }
+    use std::io::Read;
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut buf = [0u8; 132];
+    f.read_exact(&mut buf).is_ok() && &buf[128..132] == b"DICM"
+}
+
+fn list_dir(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).map_err(|e| DataError::io(dir, e))? {
+        let e = e.map_err(|e| DataError::io(dir, e))?;
+        let name = e.file_name();
+        if name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        out.push(e.path());
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn is_labelmap_stem(stem: &str) -> bool {
+    let s = stem.to_ascii_lowercase();
+    s.contains("label") || s.contains("seg")
+}
+
+/// Classifies one folder as a scan of some layout (or none).
+pub fn classify_dir(dir: &Path) -> Result<Option<Layout>> {
+    let entries = list_dir(dir)?;
+    let files: Vec<&PathBuf> = entries.iter().filter(|p| p.is_file()).collect();
+    if entries
+        .iter()
+        .any(|p| p.is_dir() && p.file_name().is_some_and(|n| n == "segmentations"))
+        || files
+            .iter()
+            .any(|p| is_volume_file(p) && volume_stem(p).eq_ignore_ascii_case("CT_IMAGE"))
+    {
+        return Ok(Some(Layout::DeepMind));
+    }
+    let volumes: Vec<&&PathBuf> = files.iter().filter(|p| is_volume_file(p)).collect();
+    if volumes.len() >= 2 && volumes.iter().any(|p| is_labelmap_stem(&volume_stem(p))) {
+        return Ok(Some(Layout::LabelMap));
+    }
+    if files.iter().any(|p| is_dicom_file(p)) {
+        return Ok(Some(Layout::Dicom));
+    }
+    Ok(None)
+}
+
+/// Finds the scans under `root`. With `layout = None` the layout is detected; with a given
+/// layout only folders of that layout count. Errors: the root missing or empty, no scan
+/// folder found (unknown layout), or scans of several layouts mixed.
+pub fn discover(root: &Path, layout: Option<Layout>) -> Result<(Layout, Vec<ScanSource>)> {
+    if !root.is_dir() {
+        return Err(DataError::Layout {
+            path: root.to_path_buf(),
+            detail: "input folder does not exist or is not a folder".into(),
+        });
+    }
+    let top = list_dir(root)?;
+    if top.is_empty() {
+        return Err(DataError::Layout {
+            path: root.to_path_buf(),
+            detail: "input folder is empty: no scans".into(),
+        });
+    }
+    let mut found: Vec<(PathBuf, Layout)> = Vec::new();
+    let mut frontier: Vec<PathBuf> = top.into_iter().filter(|p| p.is_dir()).collect();
+    for depth in 0..3 {
+        let mut next = Vec::new();
+        for d in frontier {
+            match classify_dir(&d)? {
+                Some(l) => found.push((d, l)),
+                None if depth < 2 => next.extend(list_dir(&d)?.into_iter().filter(|p| p.is_dir())),
+                None => {}
+            }
+        }
+        frontier = next;
+    }
+    let chosen = match layout {
+        Some(l) => l,
+        None => {
+            let kinds: std::collections::BTreeSet<&str> =
+                found.iter().map(|(_, l)| l.as_str()).collect();
+            match kinds.len() {
+                0 => {
+                    return Err(DataError::Layout {
+                        path: root.to_path_buf(),
+                        detail: "unknown layout: no scan folder found up to three levels down \
+                                 (expected deepmind `<scan>/CT_IMAGE.nrrd` + `segmentations/`, \
+                                 dicom `<scan>/*.dcm` with an RTSTRUCT, or labelmap \
+                                 `<scan>/<ct>.nrrd` + `<scan>/labels.nrrd`)"
+                            .into(),
+                    });
+                }
+                1 => found[0].1,
+                _ => {
+                    return Err(DataError::Layout {
+                        path: root.to_path_buf(),
+                        detail: format!(
+                            "scan folders of several layouts mixed ({}); pass --layout",
+                            kinds.into_iter().collect::<Vec<_>>().join(", ")
+                        ),
+                    });
+                }
+            }
+        }
+    };
+    let scans: Vec<ScanSource> = found
+        .into_iter()
+        .filter(|(_, l)| *l == chosen)
+        .map(|(dir, l)| {
+            let rel = dir.strip_prefix(root).unwrap_or(&dir);
+            let id = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/");
+            let folder_name = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| id.clone());
+            ScanSource {
+                id,
+                dir,
+                folder_name,
+                layout: l,
+            }
+        })
+        .collect();
+    if scans.is_empty() {
+        return Err(DataError::Layout {
+            path: root.to_path_buf(),
+            detail: format!("no {chosen} scan folders found up to three levels down"),
+        });
+    }
+    Ok((chosen, scans))
+}
+
+/// Per-slice voxel counts of one delineated structure in one scan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StructureCounts {
+    /// Canonical name (or the name as written with `--structures all`).
+    pub name: String,
+    /// Where it came from: the mask file, `ROI <name>` or `label <value>`.
+    pub source: String,
+    /// Non-zero mask voxels on each canonical slice (inferior → superior), at native
+    /// resolution; all zeros = delineated but empty.
+    pub counts: Vec<u64>,
+}
+
+/// One scan loaded: canonical CT and the structures delineated in it.
+#[derive(Debug, Clone)]
+pub struct LoadedScan {
+    /// The scan id ([`ScanSource::id`]).
+    pub id: String,
+    /// Patient id from the files (DICOM PatientID), when they carry one.
+    pub patient_id: Option<String>,
+    /// CT in HU, canonical orientation (see [`Volume::to_canonical`]).
+    pub ct: Volume<f32>,
+    /// Structures delineated in the scan (canonical names, unique).
+    pub structures: Vec<StructureCounts>,
+    /// Non-fatal notes (skipped names, skipped contours).
+    pub warnings: Vec<String>,
+}
+
+/// Checks a mask grid against the CT grid.
+pub fn check_grid(mask_path: &Path, mask: &Geometry, ct: &Geometry) -> Result<()> {
+    if mask.same_grid(ct, GRID_TOLERANCE_MM) {
+        return Ok(());
+    }
+    Err(DataError::GridMismatch {
+        path: mask_path.to_path_buf(),
+        detail: format!(
+            "mask dims {:?}, origin {:?}, directions {:?}; CT dims {:?}, origin {:?}, directions {:?}",
+            mask.dims, mask.origin, mask.directions, ct.dims, ct.origin, ct.directions
+        ),
+    })
+}
+
+/// Reads a CT volume file (NRRD or NIfTI) as HU, rejecting NaN/infinite voxels.
+pub fn read_ct_file(path: &Path) -> Result<Volume<f32>> {
+    crate::volume_io::read_volume(path)?.into_f32_finite()
+}
+
+fn insert_structure(
+    out: &mut Vec<StructureCounts>,
+    s: StructureCounts,
+    scan_dir: &Path,
+) -> Result<()> {
+    if let Some(prev) = out.iter().find(|p| p.name == s.name) {
+        return Err(DataError::Layout {
+            path: scan_dir.to_path_buf(),
+            detail: format!(
+                "two delineations map to structure {}: {} and {}",
+                s.name, prev.source, s.source
+            ),
+        });
+    }
+    out.push(s);
+    Ok(())
+}
+
+/// Loads one scan of any layout.
+pub fn load_scan(src: &ScanSource, table: &StructureTable, root: &Path) -> Result<LoadedScan> {
+    match src.layout {
+        Layout::DeepMind => load_deepmind(src, table),
+        Layout::Dicom => load_dicom(src, table),
+        Layout::LabelMap => load_labelmap(src, table, root),
+    }
+}
+
+fn load_deepmind(src: &ScanSource, table: &StructureTable) -> Result<LoadedScan> {
+    let entries = list_dir(&src.dir)?;
+    let ct_path = entries
+        .iter()
+        .find(|p| {
+            p.is_file() && is_volume_file(p) && volume_stem(p).eq_ignore_ascii_case("CT_IMAGE")
+        })
+        .ok_or_else(|| DataError::Layout {
+            path: src.dir.clone(),
+            detail: "no CT_IMAGE.nrrd / CT_IMAGE.nii / CT_IMAGE.nii.gz in this scan folder".into(),
+        })?;
+    let ct_raw = read_ct_file(ct_path)?;
+    let seg_dir = src.dir.join("segmentations");
+    let mask_files: Vec<PathBuf> = if seg_dir.is_dir() {
+        list_dir(&seg_dir)?
+            .into_iter()
+            .filter(|p| p.is_file() && is_volume_file(p))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut warnings = Vec::new();
+    let mut wanted = Vec::new();
+    for p in mask_files {
+        match table.canonical(&volume_stem(&p)) {
+            Some(name) => wanted.push((name, p)),
+            None => warnings.push(format!(
+                "{}: not a study structure name, skipped (add it with --aliases or use --structures all)",
+                p.display()
+            )),
+        }
+    }
+    let ct_geom = ct_raw.geometry.clone();
+    let results: Vec<Result<StructureCounts>> = wanted
+        .par_iter()
+        .map(|(name, p)| {
+            let raw = crate::volume_io::read_volume(p)?;
+            check_grid(p, &raw.geometry, &ct_geom)?;
+            let mask = raw.into_mask();
+            Ok(StructureCounts {
+                name: name.clone(),
+                source: p.display().to_string(),
+                counts: canonical_slice_counts(&mask),
+            })
+        })
+        .collect();
+    let mut structures = Vec::new();
+    for r in results {
+        insert_structure(&mut structures, r?, &src.dir)?;
+    }
+    Ok(LoadedScan {
+        id: src.id.clone(),
+        patient_id: None,
+        ct: ct_raw.to_canonical(),
+        structures,
+        warnings,
+    })
+}
+
+fn load_labelmap(src: &ScanSource, _table: &StructureTable, _root: &Path) -> Result<LoadedScan> {
+    Err(DataError::Unsupported {
+        path: src.dir.clone(),
+        what: "TEMP labelmap".into(),
+    })
+}
+
+fn load_dicom(src: &ScanSource, table: &StructureTable) -> Result<LoadedScan> {
+    use crate::dicom;
+    let found = dicom::scan_dicom_dir(&src.dir)?;
+    if found.rtstructs.len() != 1 {
+        return Err(DataError::Layout {
+            path: src.dir.clone(),
+            detail: format!(
+                "a dicom scan folder needs exactly one RTSTRUCT, found {}",
+                found.rtstructs.len()
+            ),
+        });
+    }
+    if found.ct_series.is_empty() {
+        return Err(DataError::Layout {
+            path: src.dir.clone(),
+            detail: "no CT series in this dicom scan folder".into(),
+        });
+    }
+    let rt_path = &found.rtstructs[0];
+    let rt = dicom::read_rtstruct(rt_path)?;
+    // One series: rasterize checks its frame of reference. Several: read them all and keep
+    // the one in the RTSTRUCT's frame of reference.
+    let ct = if found.ct_series.len() == 1 {
+        dicom::read_ct_series(&found.ct_series[0])?
+    } else {
+        let all = found
+            .ct_series
+            .iter()
+            .map(dicom::read_ct_series)
+            .collect::<Result<Vec<_>>>()?;
+        let available = all
+            .iter()
+            .map(|s| s.frame_of_reference_uid.clone())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut matching: Vec<_> = all
+            .into_iter()
+            .filter(|s| {
+                rt.frame_of_reference_uid.as_deref() == Some(s.frame_of_reference_uid.as_str())
+            })
+            .collect();
+        match matching.len() {
+            1 => matching.remove(0),
+            0 => {
+                return Err(DataError::FrameOfReference {
+                    path: rt_path.clone(),
+                    found: rt
+                        .frame_of_reference_uid
+                        .clone()
+                        .unwrap_or_else(|| "(none)".into()),
+                    available,
+                });
+            }
+            n => {
+                return Err(DataError::Layout {
+                    path: src.dir.clone(),
+                    detail: format!(
+                        "{n} CT series share the RTSTRUCT's frame of reference; keep one per scan folder"
+                    ),
+                });
+            }
+        }
+    };
+    let rast = dicom::rasterize(&rt, &ct)?;
+    let mut warnings = rast.warnings;
+    let mut structures = Vec::new();
+    for (name, mask) in rast.masks {
+        match table.canonical(&name) {
+            Some(c) => insert_structure(
+                &mut structures,
+                StructureCounts {
+                    name: c,
+                    source: format!("{} ROI {name}", rt_path.display()),
+                    counts: canonical_slice_counts(&mask),
+                },
+                &src.dir,
+            )?,
+            None => warnings.push(format!(
+                "{}: ROI {name:?} is not a study structure name, skipped",
+                rt_path.display()
+            )),
+        }
+    }
+    let patient_id = ct.patient_id.clone().filter(|p| !p.trim().is_empty());
+    Ok(LoadedScan {
+        id: src.id.clone(),
+        patient_id,
+        ct: ct.volume.to_canonical(),
+        structures,
+        warnings,
+    })
+}
+
+/// Reads a patient table CSV `scan,patient` (a header line `scan,patient` allowed). The
+/// `scan` column matches a scan id or a scan folder name.
+pub fn read_patient_table(path: &Path) -> Result<HashMap<String, String>> {
+    let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
+    let mut out = HashMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let f: Vec<&str> = line.split(',').map(str::trim).collect();
+        if f.len() != 2 || f[0].is_empty() || f[1].is_empty() {
+            return Err(DataError::Csv {
+                path: path.to_path_buf(),
+                line: i as u64 + 1,
+                detail: format!("expected `scan,patient`, found {line:?}"),
+            });
+        }
+        if i == 0 && f[0].eq_ignore_ascii_case("scan") && f[1].eq_ignore_ascii_case("patient") {
+            continue;
+        }
+        out.insert(f[0].to_string(), f[1].to_string());
+    }
+    Ok(out)
+}
+
+/// The patient id of a scan: DICOM PatientID, else the patient table (by scan id, then by
+/// folder name), else the scan folder's name.
+pub fn patient_of(
+    src: &ScanSource,
+    from_files: Option<&str>,
+    table: Option<&HashMap<String, String>>,
+) -> String {
+    if let Some(p) = from_files {
+        return p.to_string();
+    }
+    if let Some(t) = table
+        && let Some(p) = t.get(&src.id).or_else(|| t.get(&src.folder_name))
+    {
+        return p.clone();
+    }
+    src.folder_name.clone()
+}

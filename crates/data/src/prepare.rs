@@ -1,0 +1,588 @@
+//! `prepare`: an input folder of CT scans in, a prepared dataset folder out (format in
+//! [`crate::prepared`]).
+//!
+//! Scans are processed in parallel (rayon). Everything is written into a temporary folder
+//! `.<out name>.partial-<pid>` beside `out` and renamed onto `out` only when every scan
+//! succeeded; on any error the temporary folder is removed, so no `labels.csv` is left.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{DataError, Result};
+use crate::labels::{LabelRule, slice_labels};
+use crate::layout::{self, Layout, LoadedScan, ScanSource, StructureCounts};
+use crate::prepared::{
+    CacheHeader, Counts, DatasetInfo, FORMAT_NAME, FORMAT_VERSION, LabelCounts, ScanEntry,
+    SplitCounts,
+};
+use crate::slices::{PngPixels, Resampler, Window, write_png_gray};
+use crate::split::{Split, SplitFractions, assign_patients};
+use crate::structures::{StructureSelection, StructureTable};
+
+/// Everything `prepare` needs; serialisable so that it can be recorded and replayed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrepareConfig {
+    /// Input folder.
+    pub input: PathBuf,
+    /// Output folder (created; must not exist unless `overwrite`).
+    pub out: PathBuf,
+    /// Layout; `None` = auto-detect.
+    pub layout: Option<Layout>,
+    /// Image side in pixels (default 128).
+    pub size: usize,
+    /// HU windows, one channel each (default `[40:400]`).
+    pub windows: Vec<Window>,
+    /// PNG bit depth: `Some(8)` / `Some(16)`, or `None` for no PNGs (cache only).
+    pub png_bit_depth: Option<u8>,
+    /// Alias CSV (`alias,canonical`) extending the built-in table.
+    pub aliases: Option<PathBuf>,
+    /// Which structures become columns.
+    pub structures: StructureSelection,
+    /// Per-slice label rule.
+    pub label_rule: LabelRule,
+    /// Write `mask_pixels.csv`.
+    pub mask_stats: bool,
+    /// Split fractions.
+    pub split: SplitFractions,
+    /// Split seed.
+    pub seed: u64,
+    /// Patient table CSV (`scan,patient`).
+    pub patients: Option<PathBuf>,
+    /// Replace an existing output folder.
+    pub overwrite: bool,
+    /// Worker threads (`None` = rayon's default: all cores or `RAYON_NUM_THREADS`).
+    pub threads: Option<usize>,
+}
+
+impl PrepareConfig {
+    /// Defaults for everything but the two folders.
+    pub fn new(input: impl Into<PathBuf>, out: impl Into<PathBuf>) -> Self {
+        PrepareConfig {
+            input: input.into(),
+            out: out.into(),
+            layout: None,
+            size: 128,
+            windows: vec![Window::default()],
+            png_bit_depth: Some(8),
+            aliases: None,
+            structures: StructureSelection::Study,
+            label_rule: LabelRule::Exact,
+            mask_stats: false,
+            split: SplitFractions::default(),
+            seed: 0,
+            patients: None,
+            overwrite: false,
+            threads: None,
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        let bad = |name: &str, detail: String| {
+            Err(DataError::InvalidArgument {
+                name: name.into(),
+                detail,
+            })
+        };
+        if self.size == 0 || self.size > 4096 {
+            return bad("--size", format!("{}: must be 1..=4096", self.size));
+        }
+        if self.windows.is_empty() {
+            return bad("--window", "at least one window is needed".into());
+        }
+        if let Some(d) = self.png_bit_depth
+            && d != 8
+            && d != 16
+        {
+            return bad("--bits", format!("{d}: PNG bit depth must be 8 or 16"));
+        }
+        if self.threads == Some(0) {
+            return bad("--threads", "0: need at least one thread".into());
+        }
+        Ok(())
+    }
+}
+
+/// Progress events passed to the callback of [`prepare`].
+#[derive(Debug, Clone)]
+pub enum Progress {
+    /// Scans were found; `total` will be processed.
+    Found {
+        /// Layout used.
+        layout: Layout,
+        /// Number of scans.
+        total: usize,
+    },
+    /// One scan finished.
+    ScanDone {
+        /// Scan id.
+        id: String,
+        /// Slices it gave.
+        slices: usize,
+    },
+    /// Writing the tables and renaming the folder.
+    Finishing,
+}
+
+/// What [`prepare`] produced.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// The output folder.
+    pub out: PathBuf,
+    /// Layout read.
+    pub layout: Layout,
+    /// Counts as in `dataset.json`.
+    pub counts: Counts,
+    /// Non-fatal notes.
+    pub warnings: Vec<String>,
+}
+
+/// Output of one scan's worker.
+struct ScanResult {
+    src: ScanSource,
+    patient_from_files: Option<String>,
+    slices: usize,
+    z_mm: Vec<f64>,
+    structures: Vec<StructureCounts>,
+    warnings: Vec<String>,
+    cache: String,
+    images: Vec<String>,
+    dims: [usize; 3],
+    spacing_mm: [f64; 3],
+}
+
+/// A file-name-safe version of a scan id (`/` → `__`, other unsafe characters → `_`).
+pub fn file_stem_for(id: &str) -> String {
+    id.replace('/', "__")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Windowed, resampled slices of a canonical CT: `slices × windows × size × size` bytes.
+/// Slice `k` of the output is canonical slice `k` (inferior → superior).
+pub fn render_slices(ct: &crate::Volume<f32>, size: usize, windows: &[Window]) -> Vec<u8> {
+    let [cols, rows, n] = ct.geometry.dims;
+    let plane = cols * rows;
+    let per = windows.len() * size * size;
+    let mut out = vec![0u8; n * per];
+    if plane == 0 {
+        return out;
+    }
+    let rs = Resampler::new(rows, cols, size);
+    out.par_chunks_mut(per)
+        .zip(ct.data.par_chunks(plane))
+        .for_each_init(
+            || vec![0f32; size * size],
+            |buf, (dst, src)| {
+                rs.apply(src, buf);
+                for (w, chan) in windows.iter().zip(dst.chunks_exact_mut(size * size)) {
+                    for (d, &v) in chan.iter_mut().zip(buf.iter()) {
+                        *d = w.to_u8(v);
+                    }
+                }
+            },
+        );
+    out
+}
+
+fn process_scan(
+    src: &ScanSource,
+    table: &StructureTable,
+    config: &PrepareConfig,
+    tmp: &Path,
+) -> Result<ScanResult> {
+    let LoadedScan {
+        id: _,
+        patient_id,
+        ct,
+        structures,
+        warnings,
+    } = layout::load_scan(src, table, &config.input)?;
+    let [cols, rows, n] = ct.geometry.dims;
+    if n == 0 || cols == 0 || rows == 0 {
+        return Err(DataError::Layout {
+            path: src.dir.clone(),
+            detail: format!("CT volume has no voxels (dims {:?})", ct.geometry.dims),
+        });
+    }
+    let size = config.size;
+    let stem = file_stem_for(&src.id);
+    let pixels = render_slices(&ct, size, &config.windows);
+    let per = config.windows.len() * size * size;
+    // Cache file.
+    let cache_rel = format!("cache/{stem}.u8");
+    let cache_path = tmp.join(&cache_rel);
+    {
+        let header = CacheHeader {
+            channels: config.windows.len() as u32,
+            height: size as u32,
+            width: size as u32,
+            slices: n as u32,
+        };
+        let mut f =
+            std::fs::File::create(&cache_path).map_err(|e| DataError::io(&cache_path, e))?;
+        f.write_all(&header.to_bytes())
+            .and_then(|_| f.write_all(&pixels))
+            .map_err(|e| DataError::io(&cache_path, e))?;
+    }
+    // PNGs: channels stacked vertically (a C·size × size grey image).
+    let mut images = Vec::new();
+    if let Some(bits) = config.png_bit_depth {
+        let dir_rel = format!("images/{stem}");
+        let dir = tmp.join(&dir_rel);
+        std::fs::create_dir_all(&dir).map_err(|e| DataError::io(&dir, e))?;
+        images = (0..n).map(|k| format!("{dir_rel}/{k:04}.png")).collect();
+        let plane = cols * rows;
+        let rs = Resampler::new(rows, cols, size);
+        images
+            .par_iter()
+            .enumerate()
+            .try_for_each(|(k, rel)| -> Result<()> {
+                let path = tmp.join(rel);
+                let height = config.windows.len() * size;
+                if bits == 8 {
+                    write_png_gray(
+                        &path,
+                        size,
+                        height,
+                        PngPixels::Eight(&pixels[k * per..(k + 1) * per]),
+                    )
+                } else {
+                    let mut buf = vec![0f32; size * size];
+                    rs.apply(&ct.data[k * plane..(k + 1) * plane], &mut buf);
+                    let px: Vec<u16> = config
+                        .windows
+                        .iter()
+                        .flat_map(|w| buf.iter().map(move |&v| w.to_u16(v)))
+                        .collect();
+                    write_png_gray(&path, size, height, PngPixels::Sixteen(&px))
+                }
+            })?;
+    }
+    let g = &ct.geometry;
+    let ci = (cols as f64 - 1.0) / 2.0;
+    let cj = (rows as f64 - 1.0) / 2.0;
+    let z_mm = (0..n).map(|k| g.world([ci, cj, k as f64])[2]).collect();
+    for s in &structures {
+        if s.counts.len() != n {
+            return Err(DataError::GridMismatch {
+                path: PathBuf::from(&s.source),
+                detail: format!("{} slices, CT has {n}", s.counts.len()),
+            });
+        }
+    }
+    Ok(ScanResult {
+        src: src.clone(),
+        patient_from_files: patient_id,
+        slices: n,
+        z_mm,
+        structures,
+        warnings,
+        cache: cache_rel,
+        images,
+        dims: g.dims,
+        spacing_mm: [g.spacing(0), g.spacing(1), g.spacing(2)],
+    })
+}
+
+/// Removes a folder tree when dropped unless disarmed.
+struct TmpGuard(Option<PathBuf>);
+
+impl Drop for TmpGuard {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_dir_all(p);
+        }
+    }
+}
+
+fn sibling(out: &Path, tag: &str) -> Result<PathBuf> {
+    let name = out
+        .file_name()
+        .ok_or_else(|| DataError::InvalidArgument {
+            name: "--out".into(),
+            detail: format!("{}: needs a folder name", out.display()),
+        })?
+        .to_string_lossy()
+        .into_owned();
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    Ok(parent.join(format!(".{name}.{tag}-{}", std::process::id())))
+}
+
+/// Runs the whole preparation. `progress` is called from worker threads.
+pub fn prepare(config: &PrepareConfig, progress: &(dyn Fn(Progress) + Sync)) -> Result<Summary> {
+    config.validate()?;
+    match config.threads {
+        Some(t) => rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build()
+            .map_err(|e| DataError::InvalidArgument {
+                name: "--threads".into(),
+                detail: e.to_string(),
+            })?
+            .install(|| prepare_inner(config, progress)),
+        None => prepare_inner(config, progress),
+    }
+}
+
+fn prepare_inner(config: &PrepareConfig, progress: &(dyn Fn(Progress) + Sync)) -> Result<Summary> {
+    let mut table = StructureTable::with_selection(config.structures);
+    if let Some(a) = &config.aliases {
+        table.extend_from_csv(a)?;
+    }
+    let patient_table = match &config.patients {
+        Some(p) => Some(layout::read_patient_table(p)?),
+        None => None,
+    };
+    if config.out.exists() && !config.overwrite {
+        let non_empty = std::fs::read_dir(&config.out)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true);
+        if non_empty {
+            return Err(DataError::InvalidArgument {
+                name: "--out".into(),
+                detail: format!(
+                    "{} exists and is not empty (pass --force to replace it)",
+                    config.out.display()
+                ),
+            });
+        }
+    }
+    let (layout, scans) = layout::discover(&config.input, config.layout)?;
+    progress(Progress::Found {
+        layout,
+        total: scans.len(),
+    });
+
+    let tmp = sibling(&config.out, "partial")?;
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(|e| DataError::io(&tmp, e))?;
+    }
+    for d in [tmp.join("cache"), tmp.join("images")] {
+        std::fs::create_dir_all(&d).map_err(|e| DataError::io(&d, e))?;
+    }
+    let mut guard = TmpGuard(Some(tmp.clone()));
+
+    let results: Vec<ScanResult> = scans
+        .par_iter()
+        .map(|src| {
+            let r = process_scan(src, &table, config, &tmp)?;
+            progress(Progress::ScanDone {
+                id: r.src.id.clone(),
+                slices: r.slices,
+            });
+            Ok(r)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    progress(Progress::Finishing);
+
+    // Patients and split.
+    let patients: Vec<String> = results
+        .iter()
+        .map(|r| {
+            layout::patient_of(
+                &r.src,
+                r.patient_from_files.as_deref(),
+                patient_table.as_ref(),
+            )
+        })
+        .collect();
+    let assignment = assign_patients(
+        patients.iter().map(String::as_str),
+        config.split,
+        config.seed,
+    );
+
+    // Columns.
+    let found: BTreeSet<&str> = results
+        .iter()
+        .flat_map(|r| r.structures.iter().map(|s| s.name.as_str()))
+        .collect();
+    let columns = table.columns(found.iter().copied());
+
+    // labels.csv, mask_pixels.csv.
+    let mut counts = Counts {
+        scans: results.len(),
+        patients: assignment.len(),
+        ..Default::default()
+    };
+    let mut per_structure = vec![LabelCounts::default(); columns.len()];
+    let mut per_split: BTreeMap<String, SplitCounts> = Split::ALL
+        .iter()
+        .map(|s| (s.as_str().to_string(), SplitCounts::default()))
+        .collect();
+    for (p, s) in &assignment {
+        let _ = p;
+        if let Some(c) = per_split.get_mut(s.as_str()) {
+            c.patients += 1;
+        }
+    }
+    let labels_path = tmp.join("labels.csv");
+    let mut w = std::io::BufWriter::new(
+        std::fs::File::create(&labels_path).map_err(|e| DataError::io(&labels_path, e))?,
+    );
+    let mut stats = if config.mask_stats {
+        let p = tmp.join("mask_pixels.csv");
+        let mut f =
+            std::io::BufWriter::new(std::fs::File::create(&p).map_err(|e| DataError::io(&p, e))?);
+        writeln!(f, "scan,slice,z_mm,structure,pixels").map_err(|e| DataError::io(&p, e))?;
+        Some((p, f))
+    } else {
+        None
+    };
+    let io = |e| DataError::io(&labels_path, e);
+    write!(w, "scan,patient,slice,z_mm,image,split").map_err(io)?;
+    for c in &columns {
+        write!(w, ",{}", csv_field(c)).map_err(io)?;
+    }
+    writeln!(w).map_err(io)?;
+    let mut entries = Vec::with_capacity(results.len());
+    let mut warnings = Vec::new();
+    let mut row = 0usize;
+    for (r, patient) in results.iter().zip(&patients) {
+        let split = assignment[patient];
+        let by_name: HashMap<&str, &StructureCounts> =
+            r.structures.iter().map(|s| (s.name.as_str(), s)).collect();
+        let col_labels: Vec<Vec<i8>> = columns
+            .iter()
+            .map(|c| {
+                slice_labels(
+                    by_name.get(c.as_str()).map(|s| s.counts.as_slice()),
+                    r.slices,
+                    config.label_rule,
+                )
+            })
+            .collect();
+        let id = csv_field(&r.src.id);
+        let pat = csv_field(patient);
+        for k in 0..r.slices {
+            let image = r.images.get(k).map(String::as_str).unwrap_or("");
+            write!(
+                w,
+                "{id},{pat},{k},{:.3},{},{}",
+                r.z_mm[k],
+                csv_field(image),
+                split.as_str()
+            )
+            .map_err(io)?;
+            for (ci, l) in col_labels.iter().enumerate() {
+                write!(w, ",{}", l[k]).map_err(io)?;
+                match l[k] {
+                    1 => per_structure[ci].positive += 1,
+                    -1 => per_structure[ci].negative += 1,
+                    _ => per_structure[ci].unknown += 1,
+                }
+            }
+            writeln!(w).map_err(io)?;
+        }
+        if let Some((p, f)) = stats.as_mut() {
+            for c in &columns {
+                if let Some(s) = by_name.get(c.as_str()) {
+                    for (k, &px) in s.counts.iter().enumerate() {
+                        if px > 0 {
+                            writeln!(f, "{id},{k},{:.3},{},{px}", r.z_mm[k], csv_field(c))
+                                .map_err(|e| DataError::io(p.as_path(), e))?;
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(c) = per_split.get_mut(split.as_str()) {
+            c.scans += 1;
+            c.slices += r.slices;
+        }
+        warnings.extend(r.warnings.iter().cloned());
+        entries.push(ScanEntry {
+            id: r.src.id.clone(),
+            patient: patient.clone(),
+            split,
+            slices: r.slices,
+            first_row: row,
+            cache: r.cache.clone(),
+            dims: r.dims,
+            spacing_mm: r.spacing_mm,
+        });
+        row += r.slices;
+    }
+    w.flush().map_err(io)?;
+    drop(w);
+    if let Some((p, mut f)) = stats {
+        f.flush().map_err(|e| DataError::io(&p, e))?;
+    }
+    counts.slices = row;
+    counts.per_split = per_split;
+    counts.per_structure = columns.iter().cloned().zip(per_structure).collect();
+
+    let info = DatasetInfo {
+        format: FORMAT_NAME.into(),
+        format_version: FORMAT_VERSION,
+        input: config.input.clone(),
+        layout,
+        windows: config.windows.clone(),
+        size: config.size,
+        png_bit_depth: config.png_bit_depth,
+        structures: columns,
+        label_rule: config.label_rule,
+        split: config.split,
+        seed: config.seed,
+        versions: [
+            (
+                "twinscan-data".to_string(),
+                env!("CARGO_PKG_VERSION").to_string(),
+            ),
+            ("format".to_string(), FORMAT_VERSION.to_string()),
+        ]
+        .into_iter()
+        .collect(),
+        counts: counts.clone(),
+        scans: entries,
+        warnings: warnings.clone(),
+    };
+    let json_path = tmp.join("dataset.json");
+    let json = serde_json::to_string_pretty(&info)
+        .map_err(|e| DataError::format(&json_path, e.to_string()))?;
+    std::fs::write(&json_path, json).map_err(|e| DataError::io(&json_path, e))?;
+    let cfg_path = tmp.join("prepare_config.json");
+    let cfg = serde_json::to_string_pretty(config)
+        .map_err(|e| DataError::format(&cfg_path, e.to_string()))?;
+    std::fs::write(&cfg_path, cfg).map_err(|e| DataError::io(&cfg_path, e))?;
+
+    // Move into place.
+    let mut old_guard = TmpGuard(None);
+    if config.out.exists() {
+        let old = sibling(&config.out, "old")?;
+        std::fs::rename(&config.out, &old).map_err(|e| DataError::io(&config.out, e))?;
+        old_guard.0 = Some(old);
+    }
+    std::fs::rename(&tmp, &config.out).map_err(|e| DataError::io(&config.out, e))?;
+    guard.0 = None;
+    drop(old_guard);
+    Ok(Summary {
+        out: config.out.clone(),
+        layout,
+        counts,
+        warnings,
+    })
+}
+
+/// Quotes a CSV field when it holds a comma, quote or newline.
+fn csv_field(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains([',', '"', '\n', '\r']) {
+        std::borrow::Cow::Owned(format!("\"{}\"", s.replace('"', "\"\"")))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
