@@ -1,5 +1,14 @@
 //! # twinscan-classify
 //!
-//! Will hold the per-slice organ classifier: the masked tri-state cross-entropy, frozen or
-//! finetuned backbones, per-structure metrics with patient-level bootstrap intervals, and
-//! result tables. Not yet implemented (see the project's issue on twinscan-classify).
+//! Per-slice organ classification for twinscan (study.md §3–§5):
+//! - [`metrics`]: per-structure confusion matrix, macro F1 and AUROC over known labels, with
+//!   patient-level bootstrap intervals and mean ± sd over seeds (pure Rust);
+//! - [`report`]: `predictions.csv`, `metrics.csv` and the study's per-structure result tables;
+//! - [`loss`]: the masked, class-weighted tri-state cross-entropy (and a single-logit BCE).
+
+pub mod error;
+pub mod loss;
+pub mod metrics;
+pub mod report;
+
+pub use error::{ClassifyError, Result};
