@@ -2,3 +2,27 @@
 //!
 //! ResNet encoders in torchvision topology (weights load from and export to torchvision key
 //! names) and the Barlow Twins projector, on burn 0.22 run-time devices.
+//!
+//! - [`DeviceSpec`]: `--device cpu|flex|wgpu|vulkan|tch|cuda[:N]` (or `TWINSCAN_DEVICE`) →
+//!   a burn [`Device`](burn::tensor::Device).
+//! - [`ResNetConfig`] / [`ResNet`]: BasicBlock and Bottleneck ResNets (presets 10/18/34/50/101),
+//!   `forward_features` → `[N, 512]` or `[N, 2048]`, optional linear head.
+//! - [`weights`]: torchvision `.pth` / `.safetensors` in, torchvision-named safetensors out.
+//! - [`ProjectorConfig`] / [`Projector`]: `512-8192-8192-8192` MLP heads.
+//! - [`image_batch`]: an `N×C×H×W` f32 buffer → `Tensor<4>`.
+//!
+//! Freezing uses burn's `Module::freeze()`: parameters stop requiring gradients and every
+//! BatchNorm switches to its running statistics.
+
+pub mod batch;
+pub mod device;
+pub mod error;
+pub mod projector;
+pub mod resnet;
+pub mod weights;
+
+pub use batch::image_batch;
+pub use device::{DEVICE_ENV, DeviceSpec};
+pub use error::{ModelsError, Result};
+pub use projector::{Projector, ProjectorBlock, ProjectorConfig};
+pub use resnet::{BlockKind, Downsample, ResNet, ResNetConfig, ResidualBlock};
