@@ -1,5 +1,27 @@
 //! # twinscan-ssl
 //!
-//! Will hold Barlow Twins pretraining: the cross-correlation loss, the LARS optimiser, the
-//! warm-up + cosine schedule, global-norm gradient clipping and the resumable pretraining loop.
-//! Not yet implemented (see the project's issue on twinscan-ssl).
+//! Barlow Twins pretraining (Zbontar et al., ICML 2021, arXiv 2103.03230) on burn 0.22:
+//!
+//! - [`loss`]: the cross-correlation loss with its on- and off-diagonal terms
+//!   ([`BarlowTwinsLoss`]), memory-lean for D = 8192 (no D×D matrix by default).
+//! - [`lars`]: LARS as a burn [`Optimizer`](burn::optim::Optimizer) ([`Lars`]), with 1-D
+//!   parameters excluded from weight decay and trust ratio and stepped with the biases' rate.
+//! - [`schedule`]: linear warm-up then cosine to `peak × 0.001`, a plain function of the step.
+//! - [`clip`]: global-norm gradient clipping with `torch.nn.utils.clip_grad_norm_` semantics.
+//!
+//! All tensors are `burn::tensor::Tensor<D>` on a run-time [`burn::tensor::Device`]
+//! (`Device::flex()` on the CPU; `.autodiff()` for training).
+
+pub mod clip;
+pub mod error;
+pub mod lars;
+pub mod loss;
+pub mod schedule;
+
+pub use clip::{clip_global_norm, global_grad_norm};
+pub use error::{Result, SslError};
+pub use lars::{Lars, LarsConfig, LarsState};
+pub use loss::{
+    BarlowTwinsLoss, BarlowTwinsLossConfig, BarlowTwinsOutput, CorrelationStrategy, embedding_std,
+};
+pub use schedule::{LrScaling, WarmupCosine};

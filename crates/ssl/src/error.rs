@@ -1,0 +1,71 @@
+//! The crate's error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in `twinscan-ssl`.
+///
+/// Variants name the file, argument or field involved and what was wrong with it.
+#[derive(Debug, thiserror::Error)]
+pub enum SslError {
+    /// A configuration field has a value outside its valid range.
+    #[error("invalid configuration: `{field}` {reason}")]
+    InvalidConfig {
+        /// The configuration field (e.g. `lambda`, `lars.eta`).
+        field: &'static str,
+        /// What is wrong with its value.
+        reason: String,
+    },
+    /// Two tensors that must agree in shape do not.
+    #[error("shape mismatch in {what}: {left:?} vs {right:?}")]
+    ShapeMismatch {
+        /// Which operation and inputs.
+        what: &'static str,
+        /// Shape of the first input.
+        left: Vec<usize>,
+        /// Shape of the second input.
+        right: Vec<usize>,
+    },
+    /// A batch is too small for per-dimension batch statistics.
+    #[error("batch of {n} embeddings: Barlow Twins needs at least 2 per view")]
+    BatchTooSmall {
+        /// The batch size that was given.
+        n: usize,
+    },
+    /// A loss or gradient norm is NaN or infinite.
+    #[error("non-finite {what} ({value}) at step {step}")]
+    NonFinite {
+        /// What was non-finite (e.g. `loss`).
+        what: &'static str,
+        /// The value read back.
+        value: f64,
+        /// The optimiser step at which it happened.
+        step: u64,
+    },
+    /// A file or folder could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A JSON file (config, checkpoint metadata) could not be parsed or written.
+    #[error("{path}: invalid JSON: {source}")]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: serde_json::Error,
+    },
+    /// A tensor could not be read back from the device.
+    #[error("reading {what} back from the device failed: {reason}")]
+    TensorRead {
+        /// Which tensor.
+        what: &'static str,
+        /// The backend's message.
+        reason: String,
+    },
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = SslError> = std::result::Result<T, E>;
