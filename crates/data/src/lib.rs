@@ -6,6 +6,7 @@
 
 pub mod dicom;
 pub mod error;
+pub mod labelmap;
 pub mod labels;
 pub mod layout;
 pub mod prepare;
