@@ -177,3 +177,143 @@ fn deepmind_masks_sample() {
     }
     assert_eq!(n, 42);
 }
+
+/// LargestImagePixelValue (0028,0107) of each slice of the TotalSegmentator series, ordered by
+/// z ascending (-804.5 .. -766.5), read from the headers with a byte-level script (not from
+/// decoded pixels): the decoded per-slice maxima must equal them (HU = value - 1024).
+const TS_LARGEST: [f32; 20] = [
+    2429.0, 2420.0, 2414.0, 2431.0, 2458.0, 2472.0, 2480.0, 2467.0, 2458.0, 2468.0, 2469.0, 2474.0,
+    2473.0, 2496.0, 2496.0, 2863.0, 2757.0, 2467.0, 2454.0, 2460.0,
+];
+
+#[test]
+fn totalsegmentator_dicom_series() {
+    use twinscan_data::dicom::{read_ct_series, scan_dicom_dir};
+    let Some(root) = shared() else { return };
+    let d = root.join("real/totalsegmentator/dicom");
+    let dir = scan_dicom_dir(&d).unwrap();
+    assert_eq!(dir.ct_series.len(), 1);
+    assert_eq!(dir.ct_series[0].files.len(), 20);
+    // The anonymised files carry an empty SeriesInstanceUID.
+    assert_eq!(dir.ct_series[0].series_instance_uid, "");
+    assert_eq!(dir.skipped.len(), 1, "{:?}", dir.skipped);
+    let ct = read_ct_series(&dir.ct_series[0]).unwrap();
+    let g = &ct.volume.geometry;
+    assert_eq!(g.dims, [512, 512, 20]);
+    // Spacing from positions (2 mm), not SliceThickness (3 mm).
+    assert!((g.spacing(2) - 2.0).abs() < 1e-9);
+    assert!((g.spacing(0) - 0.9765625).abs() < 1e-12);
+    assert_eq!(g.origin, [-249.51171875, -437.51171875, -804.5]);
+    // z ascending while InstanceNumber decreases: the first slice is the last file by name
+    // (InstanceNumber 286), the last slice the first file (InstanceNumber 267).
+    assert!(ct.files[0].to_string_lossy().ends_with("16592"));
+    assert!(ct.files[19].to_string_lossy().ends_with("16573"));
+    let plane = 512 * 512;
+    for (k, largest) in TS_LARGEST.iter().enumerate() {
+        let s = &ct.volume.data[k * plane..(k + 1) * plane];
+        let max = s.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+        let min = s.iter().cloned().fold(f32::INFINITY, f32::min);
+        assert_eq!((min, max), (-1024.0, largest - 1024.0), "slice {k}");
+    }
+    // The slice the spec quotes (z -766.5): HU -1024..1436.
+    // pydicom 3.0.2 + pylibjpeg-openjpeg on the same files: HU sum of the whole series
+    // -3272217339, of slice 0 -164982396, and HU 9 at row 256, column 300 of slice 0.
+    let total: f64 = ct.volume.data.iter().map(|&v| v as f64).sum();
+    assert_eq!(total, -3272217339.0);
+    let s0: f64 = ct.volume.data[..plane].iter().map(|&v| v as f64).sum();
+    assert_eq!(s0, -164982396.0);
+    assert_eq!(*ct.volume.get(300, 256, 0), 9.0);
+
+    // Its TotalSegmentator label map (NIfTI, L-A-S: second axis flipped relative to the DICOM
+    // rows) lands on the same grid once both are canonical.
+    let seg = read_volume(&d.join("example_seg_dicom.nii.gz"))
+        .unwrap()
+        .into_labels()
+        .unwrap()
+        .to_canonical();
+    let ct_canon = ct.volume.to_canonical();
+    assert_eq!(ct_canon.geometry, ct.volume.geometry);
+    assert!(
+        seg.geometry.same_grid(&ct_canon.geometry, 1e-3),
+        "{:?} vs {:?}",
+        seg.geometry,
+        ct_canon.geometry
+    );
+}
+
+#[test]
+fn pydicom_files() {
+    use twinscan_data::dicom::{CtSeries, CtSeriesFiles, rasterize, read_ct_series, read_rtstruct};
+    let Some(root) = shared() else { return };
+    let d = root.join("real/pydicom");
+    // CT_small: one slice, signed, intercept -1024; pydicom: HU -896..1167, sum -1950906.
+    let ct = read_ct_series(&CtSeriesFiles {
+        series_instance_uid: String::new(),
+        files: vec![d.join("CT_small.dcm")],
+    })
+    .unwrap();
+    assert_eq!(ct.volume.geometry.dims, [128, 128, 1]);
+    assert_eq!(
+        ct.volume.geometry.origin,
+        [-158.135803, -179.035797, -75.699997]
+    );
+    assert!((ct.volume.geometry.spacing(0) - 0.661468).abs() < 1e-9);
+    let min = ct.volume.data.iter().cloned().fold(f32::INFINITY, f32::min);
+    let max = ct
+        .volume
+        .data
+        .iter()
+        .cloned()
+        .fold(f32::NEG_INFINITY, f32::max);
+    assert_eq!((min, max), (-896.0, 1167.0));
+    let sum: f64 = ct.volume.data.iter().map(|&v| v as f64).sum();
+    assert_eq!(sum, -1950906.0);
+
+    // rtstruct.dcm: no Part-10 header; 3 ROIs; patient = 3 CLOSED_PLANAR contours at
+    // z -200/-190/-180 spanning x -200..200, y -150..150; two POINT isocentres.
+    let rt = read_rtstruct(&d.join("rtstruct.dcm")).unwrap();
+    let names: Vec<&str> = rt.rois.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["patient", "Isocenter 1", "Isocenter 2"]);
+    assert_eq!(rt.rois[0].contours.len(), 3);
+    assert!(
+        rt.rois[0]
+            .contours
+            .iter()
+            .all(|c| c.referenced_sop_uid.is_none())
+    );
+    assert_eq!(rt.rois[1].contours[0].geometric_type, "POINT");
+    // It does not belong to CT_small: a frame-of-reference error.
+    let e = rasterize(&rt, &ct).unwrap_err();
+    assert!(matches!(e, DataError::FrameOfReference { .. }), "{e}");
+    // On a made-up grid in its frame (5 mm pixels from (-250, -250), slices at z -200,
+    // -190, -180): contours matched by z, POINTs skipped with warnings.
+    let frame = rt.frame_of_reference_uid.clone().unwrap();
+    let geometry = twinscan_data::Geometry {
+        dims: [100, 100, 3],
+        origin: [-250.0, -250.0, -200.0],
+        directions: [[5.0, 0.0, 0.0], [0.0, 5.0, 0.0], [0.0, 0.0, 10.0]],
+    };
+    let fake = CtSeries {
+        series_instance_uid: "made-up".into(),
+        frame_of_reference_uid: frame,
+        patient_id: None,
+        sop_instance_uids: vec!["a".into(), "b".into(), "c".into()],
+        files: vec![],
+        volume: twinscan_data::Volume {
+            data: vec![0.0; geometry.len()],
+            geometry,
+        },
+    };
+    let r = rasterize(&rt, &fake).unwrap();
+    assert_eq!(r.warnings.len(), 2, "{:?}", r.warnings);
+    assert!(r.warnings.iter().all(|w| w.contains("POINT")));
+    let patient = &r.masks[0].1;
+    for k in 0..3 {
+        let n = patient.data[k * 10000..(k + 1) * 10000]
+            .iter()
+            .filter(|&&v| v == 1)
+            .count();
+        // Columns 10..=90, rows 20..=80 at most (x -200..200, y -150..150 in 5 mm pixels).
+        assert!(n > 1000 && n <= 81 * 61, "slice {k}: {n}");
+    }
+}
