@@ -209,7 +209,7 @@ pub fn read_nifti(path: &Path) -> Result<RawVolume> {
     }
     let swap = h.endianness != ::nifti::Endianness::native();
     let voxels = match kind {
-        VoxelKind::U8 => Voxels::U8(typed(&raw, swap)),
+        VoxelKind::U8 => Voxels::U8(raw),
         VoxelKind::I8 => Voxels::I8(typed(&raw, swap)),
         VoxelKind::U16 => Voxels::U16(typed(&raw, swap)),
         VoxelKind::I16 => Voxels::I16(typed(&raw, swap)),
@@ -218,7 +218,6 @@ pub fn read_nifti(path: &Path) -> Result<RawVolume> {
         VoxelKind::F32 => Voxels::F32(typed(&raw, swap)),
         VoxelKind::F64 => Voxels::F64(typed(&raw, swap)),
     };
-    drop(raw);
     let slope = f64::from(h.scl_slope);
     let inter = if h.scl_inter.is_finite() {
         f64::from(h.scl_inter)

@@ -5,8 +5,10 @@
 //!
 //! * **attached** headers only (`NRRD000x` magic, `field: value` lines, `key:=value` pairs,
 //!   `#` comments, a blank line, then the payload); `data file` (detached `.nhdr`) is refused;
-//! * encodings `raw` and `gzip` (`gz`), payload inflated with flate2 straight into the typed
-//!   buffer; `byte skip`/`line skip` must be 0 (or absent);
+//! * encodings `raw` and `gzip` (`gz`, also multi-member); the payload is inflated with
+//!   flate2's raw inflate (zlib-rs backend) in one call straight into the typed voxel buffer,
+//!   and each member's CRC-32 and length trailer is checked; `byte skip`/`line skip` must be 0
+//!   (or absent);
 //! * types `u8 i8 u16 i16 u32 i32 f32 f64` under every NRRD spelling (`uchar`, `unsigned char`,
 //!   `uint8_t`, `short`, `signed short int`, `int16`, `float`, `double`, ...);
 //!   `endian: little|big` (required for multi-byte types);
@@ -23,8 +25,6 @@
 use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-
-use flate2::read::MultiGzDecoder;
 
 use crate::error::{DataError, Result};
 use crate::volume::{Geometry, RawVolume, Sample, Volume, VoxelKind, Voxels};
@@ -387,45 +387,97 @@ fn fill_payload(path: &Path, payload: &[u8], gzip: bool, out: &mut [u8]) -> Resu
         out.copy_from_slice(payload);
         return Ok(());
     }
-    let mut dec = MultiGzDecoder::new(payload);
-    let mut filled = 0usize;
-    let gz_err = |e: std::io::Error| {
-        DataError::format(path, format!("truncated or corrupt gzip payload: {e}"))
+    gunzip_into(path, payload, out)
+}
+
+/// Inflates a (possibly multi-member) gzip stream straight into `out`, which must be filled
+/// exactly; checks each member's CRC-32 and length trailer.
+fn gunzip_into(path: &Path, payload: &[u8], out: &mut [u8]) -> Result<()> {
+    use flate2::{Decompress, FlushDecompress, Status};
+    let want = out.len();
+    let corrupt = |what: String| {
+        DataError::format(path, format!("truncated or corrupt gzip payload: {what}"))
     };
-    while filled < want {
-        match dec.read(&mut out[filled..]) {
-            Ok(0) => {
-                return Err(DataError::format(
-                    path,
-                    format!(
-                        "header says {want} payload bytes, gzip stream holds {filled} \
-                         (header/payload size mismatch)"
-                    ),
-                ));
-            }
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(gz_err(e)),
-        }
-    }
-    // The stream must end here (this also checks the gzip CRC and length trailer).
-    let mut extra = [0u8; 64];
+    let mismatch = |have: String| {
+        DataError::format(
+            path,
+            format!(
+                "header says {want} payload bytes, gzip stream holds {have} (header/payload size mismatch)"
+            ),
+        )
+    };
+    let mut pos = 0usize;
+    let mut filled = 0usize;
     loop {
-        match dec.read(&mut extra) {
-            Ok(0) => return Ok(()),
-            Ok(_) => {
-                return Err(DataError::format(
-                    path,
-                    format!(
-                        "gzip stream holds more than the {want} payload bytes the header says \
-                         (header/payload size mismatch)"
-                    ),
-                ));
+        let h = &payload[pos..];
+        if h.len() < 10 || h[0] != 0x1f || h[1] != 0x8b || h[2] != 8 {
+            return Err(corrupt(format!(
+                "no gzip member header at payload byte {pos}"
+            )));
+        }
+        let flags = h[3];
+        let mut p = 10usize;
+        if flags & 4 != 0 {
+            let xlen = h
+                .get(p..p + 2)
+                .ok_or_else(|| corrupt("header cut short".into()))?;
+            p += 2 + u16::from_le_bytes([xlen[0], xlen[1]]) as usize;
+        }
+        for bit in [8u8, 16] {
+            if flags & bit != 0 {
+                let nul = h
+                    .get(p..)
+                    .and_then(|r| r.iter().position(|&b| b == 0))
+                    .ok_or_else(|| corrupt("header cut short".into()))?;
+                p += nul + 1;
             }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(gz_err(e)),
+        }
+        if flags & 2 != 0 {
+            p += 2;
+        }
+        let body = h
+            .get(p..)
+            .ok_or_else(|| corrupt("header cut short".into()))?;
+        let mut d = Decompress::new(false);
+        let status = d
+            .decompress(body, &mut out[filled..], FlushDecompress::Finish)
+            .map_err(|e| corrupt(e.to_string()))?;
+        let consumed = d.total_in() as usize;
+        let produced = d.total_out() as usize;
+        if status != Status::StreamEnd {
+            return Err(if filled + produced == want && consumed < body.len() {
+                mismatch(format!("more than {want}"))
+            } else {
+                corrupt(format!(
+                    "stream ends after {} inflated bytes",
+                    filled + produced
+                ))
+            });
+        }
+        let trailer = body
+            .get(consumed..consumed + 8)
+            .ok_or_else(|| corrupt("CRC/length trailer missing".into()))?;
+        let crc = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
+        let isize = u32::from_le_bytes([trailer[4], trailer[5], trailer[6], trailer[7]]);
+        let mut c = flate2::Crc::new();
+        c.update(&out[filled..filled + produced]);
+        if c.sum() != crc || isize != produced as u32 {
+            return Err(corrupt("CRC or length check failed".into()));
+        }
+        filled += produced;
+        pos += p + consumed + 8;
+        let rest = &payload[pos..];
+        if rest.iter().all(|&b| b == 0) {
+            break;
+        }
+        if filled == want {
+            return Err(mismatch(format!("more than {want}")));
         }
     }
+    if filled != want {
+        return Err(mismatch(filled.to_string()));
+    }
+    Ok(())
 }
 
 fn decode<T: Sample>(path: &Path, h: &Header, payload: &[u8]) -> Result<Vec<T>> {
@@ -707,6 +759,25 @@ mod tests {
         let p = file_with(dir.path(), "trailer.nrrd", H8, &z[..z.len() - 4]);
         let e = err_text(read_nrrd(&p));
         assert!(e.contains("trailer.nrrd") && e.contains("gzip"), "{e}");
+    }
+
+    #[test]
+    fn multi_member_gzip_and_crc_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let vals: Vec<u8> = (0..64).map(|i| (i * 37 % 251) as u8).collect();
+        // Two gzip members (as `cat a.gz b.gz`) and trailing zero padding: accepted.
+        let mut z = gz(&vals[..20]);
+        z.extend(gz(&vals[20..]));
+        z.extend([0u8; 4]);
+        let p = file_with(dir.path(), "multi.nrrd", H8, &z);
+        assert_eq!(read_nrrd(&p).unwrap().voxels, Voxels::U8(vals.clone()));
+        // A corrupted CRC trailer is caught.
+        let mut z = gz(&vals);
+        let n = z.len();
+        z[n - 8] ^= 0xFF;
+        let p = file_with(dir.path(), "crc.nrrd", H8, &z);
+        let e = err_text(read_nrrd(&p));
+        assert!(e.contains("crc.nrrd") && e.contains("CRC"), "{e}");
     }
 
     #[test]
