@@ -23,7 +23,7 @@
 //! [`DataError::Format`]; both name the file.
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{DataError, Result};
