@@ -88,6 +88,46 @@ pub fn linear_taps(
     }
 }
 
+/// Defines a public kernel compiled twice: once for the baseline target and once with AVX2
+/// enabled (chosen at run time). Only the vector width changes: Rust never reassociates or
+/// contracts float operations, so both versions give bit-identical results.
+macro_rules! multiversion {
+    ($(#[$m:meta])* pub fn $name:ident($($arg:ident : $ty:ty),* $(,)?) $body:block) => {
+        $(#[$m])*
+        #[allow(clippy::too_many_arguments)]
+        pub fn $name($($arg: $ty),*) {
+            #[inline(always)]
+            #[allow(clippy::too_many_arguments)]
+            fn inner($($arg: $ty),*) $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2")]
+                #[allow(clippy::too_many_arguments)]
+                fn avx2($($arg: $ty),*) {
+                    inner($($arg),*)
+                }
+                if std::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU supports AVX2 (checked just above).
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            inner($($arg),*)
+        }
+    };
+}
+
+/// `floor(x)` as an integer for sample coordinates, without libm or saturating-cast overhead.
+/// `x` is first clamped to `[-4, hi]` (NaN maps to −4), so the result lies in `[-4, hi]`.
+#[inline(always)]
+pub fn floor_coord(x: f32, hi: f32) -> (i32, f32) {
+    let c = x.max(-4.0).min(hi);
+    // SAFETY: c + 8 is finite and in [4, hi + 8] ⊂ i32's range (hi is an image side + 4 < 2^24),
+    // and truncation equals floor for positive values.
+    let i = unsafe { (c + 8.0).to_int_unchecked::<i32>() } - 8;
+    (i, c - i as f32)
+}
+
+multiversion! {
 /// Separable two-tap resample: `dst(y, x) = Σ ytaps[y] · Σ xtaps[x] · src`, computed as OpenCV
 /// does (horizontal pass per needed source row, then a vertical blend of two such rows).
 /// `rows` is scratch (two row buffers). `dst` is reshaped to `ytaps.len() × xtaps.len()`.
@@ -101,7 +141,6 @@ pub fn resample(src: &Plane, dst: &mut Plane, xtaps: &[Tap], ytaps: &[Tap], rows
     let mut keys = [u32::MAX, u32::MAX];
     let hpass = |s: &[f32], out: &mut [f32]| {
         for (o, t) in out.iter_mut().zip(xtaps) {
-            // SAFETY-free indexing: taps were built for this source width.
             *o = s[t.i0 as usize] * t.w0 + s[t.i1 as usize] * t.w1;
         }
     };
@@ -118,7 +157,7 @@ pub fn resample(src: &Plane, dst: &mut Plane, xtaps: &[Tap], ytaps: &[Tap], rows
         }
         let out = &mut dst.data[y * ow..(y + 1) * ow];
         if t.w1 == 0.0 || t.i1 == t.i0 {
-            // one row: OpenCV still computes S0*w0 + S1*w1 with w1 = 0 and w0 = 1
+            // one row: OpenCV computes S0*w0 + S1*w1 with w1 = 0
             let b0 = t.w0;
             for (o, &a) in out.iter_mut().zip(bufs[0].iter()) {
                 *o = a * b0;
@@ -135,9 +174,10 @@ pub fn resample(src: &Plane, dst: &mut Plane, xtaps: &[Tap], ytaps: &[Tap], rows
         }
     }
 }
+}
 
 /// Pads `src` by `r` pixels on every side with REFLECT_101 into `pad`
-/// (`(h + 2r) × (w + 2r)`, row-major).
+/// (`(h + 2r) × (w + 2r)`, row-major); returns the padded width.
 pub fn pad_reflect101(src: &Plane, r: usize, pad: &mut Vec<f32>) -> usize {
     let (h, w) = (src.h, src.w);
     let pw = w + 2 * r;
@@ -156,8 +196,142 @@ pub fn pad_reflect101(src: &Plane, r: usize, pad: &mut Vec<f32>) -> usize {
     pw
 }
 
-/// cv2.blur with a `k × k` normalised box, REFLECT_101 (`k` odd ≥ 1).
-/// `pad` and `acc` are scratch.
+#[inline(always)]
+fn add_assign(acc: &mut [f32], v: &[f32]) {
+    for (a, &b) in acc.iter_mut().zip(v) {
+        *a += b;
+    }
+}
+
+/// Longest kernel handled by the register-blocked paths (longer ones use row passes).
+const MAX_BLOCKED_TAPS: usize = 64;
+
+/// `out[x] = Σ_j rows[j][x]` (in order j = 0, 1, …), eight columns at a time in registers.
+#[inline(always)]
+fn sum_rows(rows: &[&[f32]], out: &mut [f32]) {
+    let n = out.len();
+    let mut x = 0;
+    while x + 8 <= n {
+        let mut s = [0f32; 8];
+        s.copy_from_slice(&rows[0][x..x + 8]);
+        for row in &rows[1..] {
+            let v = &row[x..x + 8];
+            for i in 0..8 {
+                s[i] += v[i];
+            }
+        }
+        out[x..x + 8].copy_from_slice(&s);
+        x += 8;
+    }
+    for (xx, o) in out.iter_mut().enumerate().skip(x) {
+        let mut a = rows[0][xx];
+        for row in &rows[1..] {
+            a += row[xx];
+        }
+        *o = a;
+    }
+}
+
+/// `out[x] = rows[r][x]·k_r + Σ_{j<r} (rows[j][x] + rows[k−1−j][x])·k_j` for a symmetric
+/// kernel of odd length `k = 2r + 1`, eight columns at a time in registers.
+#[inline(always)]
+fn sym_rows(rows: &[&[f32]], kern: &[f32], out: &mut [f32]) {
+    let k = kern.len();
+    let r = k / 2;
+    let kc = kern[r];
+    let n = out.len();
+    let mut x = 0;
+    while x + 8 <= n {
+        let mut s = [0f32; 8];
+        let m = &rows[r][x..x + 8];
+        for i in 0..8 {
+            s[i] = m[i] * kc;
+        }
+        for j in 0..r {
+            let (t, b) = (&rows[j][x..x + 8], &rows[k - 1 - j][x..x + 8]);
+            let kj = kern[j];
+            for i in 0..8 {
+                s[i] += (t[i] + b[i]) * kj;
+            }
+        }
+        out[x..x + 8].copy_from_slice(&s);
+        x += 8;
+    }
+    for (xx, o) in out.iter_mut().enumerate().skip(x) {
+        let mut a = rows[r][xx] * kc;
+        for j in 0..r {
+            a += (rows[j][xx] + rows[k - 1 - j][xx]) * kern[j];
+        }
+        *o = a;
+    }
+}
+
+/// [`sum_rows`] over the `k` shifted windows `src[j..]` (horizontal box sum).
+#[inline(always)]
+fn sum_shift(src: &[f32], k: usize, out: &mut [f32]) {
+    let n = out.len();
+    let mut x = 0;
+    while x + 8 <= n {
+        let mut s = [0f32; 8];
+        s.copy_from_slice(&src[x..x + 8]);
+        for j in 1..k {
+            let v = &src[x + j..x + j + 8];
+            for i in 0..8 {
+                s[i] += v[i];
+            }
+        }
+        out[x..x + 8].copy_from_slice(&s);
+        x += 8;
+    }
+    for (xx, o) in out.iter_mut().enumerate().skip(x) {
+        let mut a = src[xx];
+        for j in 1..k {
+            a += src[xx + j];
+        }
+        *o = a;
+    }
+}
+
+/// [`sym_rows`] over the shifted windows `src[j..]` (horizontal symmetric filter).
+#[inline(always)]
+fn sym_shift(src: &[f32], kern: &[f32], out: &mut [f32]) {
+    let k = kern.len();
+    let r = k / 2;
+    let kc = kern[r];
+    let n = out.len();
+    let mut x = 0;
+    while x + 8 <= n {
+        let mut s = [0f32; 8];
+        let m = &src[x + r..x + r + 8];
+        for i in 0..8 {
+            s[i] = m[i] * kc;
+        }
+        for j in 0..r {
+            let (t, b) = (
+                &src[x + j..x + j + 8],
+                &src[x + k - 1 - j..x + k - 1 - j + 8],
+            );
+            let kj = kern[j];
+            for i in 0..8 {
+                s[i] += (t[i] + b[i]) * kj;
+            }
+        }
+        out[x..x + 8].copy_from_slice(&s);
+        x += 8;
+    }
+    for (xx, o) in out.iter_mut().enumerate().skip(x) {
+        let mut a = src[xx + r] * kc;
+        for j in 0..r {
+            a += (src[xx + j] + src[xx + k - 1 - j]) * kern[j];
+        }
+        *o = a;
+    }
+}
+
+multiversion! {
+/// cv2.blur with a `k × k` normalised box, REFLECT_101 (`k` odd ≥ 1): per output row, the
+/// vertical sum of `k` padded rows, then the horizontal sum of `k` shifted slices, times
+/// `1/k²`. `pad` and `acc` are scratch.
 pub fn box_blur(src: &Plane, dst: &mut Plane, k: usize, pad: &mut Vec<f32>, acc: &mut Vec<f32>) {
     let r = k / 2;
     let (h, w) = (src.h, src.w);
@@ -166,21 +340,24 @@ pub fn box_blur(src: &Plane, dst: &mut Plane, k: usize, pad: &mut Vec<f32>, acc:
     acc.clear();
     acc.resize(pw, 0.0);
     let scale = (1.0 / (k * k) as f64) as f32;
+    let empty: &[f32] = &[];
+    let mut rows = [empty; MAX_BLOCKED_TAPS];
     for y in 0..h {
-        // vertical sum of k padded rows
-        acc.copy_from_slice(&pad[y * pw..(y + 1) * pw]);
-        for j in 1..k {
-            let row = &pad[(y + j) * pw..(y + j + 1) * pw];
-            for (a, &v) in acc.iter_mut().zip(row) {
-                *a += v;
-            }
-        }
-        // horizontal sum of k shifted slices
         let out = &mut dst.data[y * w..(y + 1) * w];
-        out.copy_from_slice(&acc[0..w]);
-        for j in 1..k {
-            for (o, &v) in out.iter_mut().zip(&acc[j..j + w]) {
-                *o += v;
+        if k <= MAX_BLOCKED_TAPS {
+            for (j, row) in rows.iter_mut().enumerate().take(k) {
+                *row = &pad[(y + j) * pw..(y + j + 1) * pw];
+            }
+            sum_rows(&rows[..k], acc);
+            sum_shift(acc, k, out);
+        } else {
+            acc.copy_from_slice(&pad[y * pw..(y + 1) * pw]);
+            for j in 1..k {
+                add_assign(acc, &pad[(y + j) * pw..(y + j + 1) * pw]);
+            }
+            out.copy_from_slice(&acc[0..w]);
+            for j in 1..k {
+                add_assign(out, &acc[j..j + w]);
             }
         }
         for o in out.iter_mut() {
@@ -188,9 +365,12 @@ pub fn box_blur(src: &Plane, dst: &mut Plane, k: usize, pad: &mut Vec<f32>, acc:
         }
     }
 }
+}
 
-/// Separable filter with the same odd-length kernel on both axes, REFLECT_101
-/// (cv2.sepFilter2D / GaussianBlur on float32). Optional clip to [0, 1].
+multiversion! {
+/// Separable filter with the same odd-length *symmetric* kernel on both axes, REFLECT_101
+/// (cv2.sepFilter2D / GaussianBlur on float32); symmetric taps are paired
+/// (`k_j·(a[x−j] + a[x+j])`) as OpenCV's symmetric filters do. Optional clip to [0, 1].
 pub fn sep_filter(
     src: &Plane,
     dst: &mut Plane,
@@ -206,24 +386,39 @@ pub fn sep_filter(
     dst.reshape_for_output(h, w);
     acc.clear();
     acc.resize(pw, 0.0);
+    let kc = kernel[r];
+    let empty: &[f32] = &[];
+    let mut rows = [empty; MAX_BLOCKED_TAPS];
     for y in 0..h {
-        let k0 = kernel[0];
-        for (a, &v) in acc.iter_mut().zip(&pad[y * pw..(y + 1) * pw]) {
-            *a = v * k0;
-        }
-        for (j, &kj) in kernel.iter().enumerate().skip(1) {
-            let row = &pad[(y + j) * pw..(y + j + 1) * pw];
-            for (a, &v) in acc.iter_mut().zip(row) {
-                *a += v * kj;
-            }
-        }
         let out = &mut dst.data[y * w..(y + 1) * w];
-        for (o, &v) in out.iter_mut().zip(&acc[0..w]) {
-            *o = v * k0;
-        }
-        for (j, &kj) in kernel.iter().enumerate().skip(1) {
-            for (o, &v) in out.iter_mut().zip(&acc[j..j + w]) {
-                *o += v * kj;
+        if k <= MAX_BLOCKED_TAPS {
+            for (j, row) in rows.iter_mut().enumerate().take(k) {
+                *row = &pad[(y + j) * pw..(y + j + 1) * pw];
+            }
+            sym_rows(&rows[..k], kernel, acc);
+            sym_shift(acc, kernel, out);
+        } else {
+            let mid = &pad[(y + r) * pw..(y + r + 1) * pw];
+            for (a, &v) in acc.iter_mut().zip(mid) {
+                *a = v * kc;
+            }
+            for j in 0..r {
+                let top = &pad[(y + j) * pw..(y + j + 1) * pw];
+                let bot = &pad[(y + k - 1 - j) * pw..(y + k - j) * pw];
+                let kj = kernel[j];
+                for ((a, &t), &b) in acc.iter_mut().zip(top).zip(bot) {
+                    *a += (t + b) * kj;
+                }
+            }
+            for (o, &v) in out.iter_mut().zip(&acc[r..r + w]) {
+                *o = v * kc;
+            }
+            for j in 0..r {
+                let kj = kernel[j];
+                let (left, right) = (&acc[j..j + w], &acc[k - 1 - j..k - 1 - j + w]);
+                for ((o, &l), &rr) in out.iter_mut().zip(left).zip(right) {
+                    *o += (l + rr) * kj;
+                }
             }
         }
         if clip01 {
@@ -233,7 +428,9 @@ pub fn sep_filter(
         }
     }
 }
+}
 
+multiversion! {
 /// 3×3 correlation (cv2.filter2D, not flipped), REFLECT_101, with a kernel whose eight
 /// neighbours share one weight `nb` and whose centre is `centre` (the Sharpen kernel).
 /// Optional clip to [0, 1]. `pad` is scratch.
@@ -252,18 +449,17 @@ pub fn filter3x3_sharpen(
         let r0 = &pad[y * pw..y * pw + pw];
         let r1 = &pad[(y + 1) * pw..(y + 1) * pw + pw];
         let r2 = &pad[(y + 2) * pw..(y + 2) * pw + pw];
+        let (a0, a1, a2) = (&r0[..w], &r0[1..w + 1], &r0[2..w + 2]);
+        let (b0, b1, b2) = (&r1[..w], &r1[1..w + 1], &r1[2..w + 2]);
+        let (c0, c1, c2) = (&r2[..w], &r2[1..w + 1], &r2[2..w + 2]);
         let out = &mut dst.data[y * w..(y + 1) * w];
-        for x in 0..w {
-            let s =
-                r0[x] + r0[x + 1] + r0[x + 2] + r1[x] + r1[x + 2] + r2[x] + r2[x + 1] + r2[x + 2];
-            out[x] = r1[x + 1] * centre + s * nb;
-        }
-        if clip01 {
-            for o in out.iter_mut() {
-                *o = o.clamp(0.0, 1.0);
-            }
+        for x in 0..out.len().min(w) {
+            let s = a0[x] + a1[x] + a2[x] + b0[x] + b2[x] + c0[x] + c1[x] + c2[x];
+            let v = b1[x] * centre + s * nb;
+            out[x] = if clip01 { v.clamp(0.0, 1.0) } else { v };
         }
     }
+}
 }
 
 /// Inverse of a 2×3 affine matrix exactly as cv2.invertAffineTransform computes it (f64).
@@ -324,61 +520,67 @@ fn bilinear_const(src: &[f32], w: usize, h: usize, ix: i32, iy: i32, fx: f32, fy
     get(ix, iy) * w00 + get(ix + 1, iy) * w01 + (get(ix, iy + 1) * w10 + get(ix + 1, iy + 1) * w11)
 }
 
+multiversion! {
 /// cv2.warpAffine(src, M, (w, h), INTER_LINEAR, BORDER_CONSTANT, 0) given the *inverse*
 /// matrix `minv` (dst → src). `quantize_1_32` reproduces OpenCV 4.x's fixed-point coordinates
-/// (10-bit accumulation, rounding to 1/32 px); otherwise coordinates are exact (OpenCV ≥ 5).
-/// Output has the size of `src`.
-pub fn warp_affine(src: &Plane, dst: &mut Plane, minv: &[f64; 6], quantize_1_32: bool) {
+/// (per-column deltas rounded at 1/1024 px, sum rounded to 1/32 px); otherwise coordinates are
+/// exact f64 (OpenCV ≥ 5), advanced incrementally along each row. Output has the size of `src`.
+/// `deltas` is scratch.
+pub fn warp_affine_with(src: &Plane, dst: &mut Plane, minv: &[f64; 6], quantize_1_32: bool, deltas: &mut Vec<i64>) {
     let (h, w) = (src.h, src.w);
     dst.reshape_for_output(h, w);
     let s = &src.data[..];
     if quantize_1_32 {
         const AB: f64 = 1024.0;
+        deltas.clear();
+        for x in 0..w {
+            deltas.push((minv[0] * x as f64 * AB).round_ties_even() as i64);
+            deltas.push((minv[3] * x as f64 * AB).round_ties_even() as i64);
+        }
         for y in 0..h {
-            let x0 = (minv[1] * y as f64 + minv[2]) * AB;
-            let y0 = (minv[4] * y as f64 + minv[5]) * AB;
-            let x0 = x0.round_ties_even() as i64 + 16;
-            let y0 = y0.round_ties_even() as i64 + 16;
+            let x0 = ((minv[1] * y as f64 + minv[2]) * AB).round_ties_even() as i64 + 16;
+            let y0 = ((minv[4] * y as f64 + minv[5]) * AB).round_ties_even() as i64 + 16;
             let out = &mut dst.data[y * w..(y + 1) * w];
-            for (x, o) in out.iter_mut().enumerate() {
-                let ad = (minv[0] * x as f64 * AB).round_ties_even() as i64;
-                let bd = (minv[3] * x as f64 * AB).round_ties_even() as i64;
-                let xx = (x0 + ad) >> 5;
-                let yy = (y0 + bd) >> 5;
+            for (o, d) in out.iter_mut().zip(deltas.chunks_exact(2)) {
+                let xx = (x0 + d[0]) >> 5;
+                let yy = (y0 + d[1]) >> 5;
                 let fx = (xx & 31) as f32 * (1.0 / 32.0);
                 let fy = (yy & 31) as f32 * (1.0 / 32.0);
                 *o = bilinear_const(s, w, h, (xx >> 5) as i32, (yy >> 5) as i32, fx, fy);
             }
         }
     } else {
+        // 32.32 fixed point: per-row origin rounded once, per-column step exact to 2^-33 px
+        const ONE: f64 = 4294967296.0;
+        let (dx, dy) = ((minv[0] * ONE).round() as i64, (minv[3] * ONE).round() as i64);
+        let (lo, hix, hiy) = (-4i64 << 32, (w as i64 + 4) << 32, (h as i64 + 4) << 32);
         for y in 0..h {
-            let bx = minv[1] * y as f64 + minv[2];
-            let by = minv[4] * y as f64 + minv[5];
+            let mut sx = ((minv[1] * y as f64 + minv[2]) * ONE).round() as i64;
+            let mut sy = ((minv[4] * y as f64 + minv[5]) * ONE).round() as i64;
             let out = &mut dst.data[y * w..(y + 1) * w];
-            let mut sx = bx;
-            let mut sy = by;
             for o in out.iter_mut() {
-                let fxf = sx.floor();
-                let fyf = sy.floor();
-                *o = bilinear_const(
-                    s,
-                    w,
-                    h,
-                    fxf as i32,
-                    fyf as i32,
-                    (sx - fxf) as f32,
-                    (sy - fyf) as f32,
-                );
-                sx += minv[0];
-                sy += minv[3];
+                let cx = sx.clamp(lo, hix);
+                let cy = sy.clamp(lo, hiy);
+                let fx = (cx & 0xFFFF_FFFF) as f32 * (1.0 / ONE as f32);
+                let fy = (cy & 0xFFFF_FFFF) as f32 * (1.0 / ONE as f32);
+                *o = bilinear_const(s, w, h, (cx >> 32) as i32, (cy >> 32) as i32, fx, fy);
+                sx += dx;
+                sy += dy;
             }
         }
     }
 }
+}
 
+/// [`warp_affine_with`] allocating its own scratch.
+pub fn warp_affine(src: &Plane, dst: &mut Plane, minv: &[f64; 6], quantize_1_32: bool) {
+    warp_affine_with(src, dst, minv, quantize_1_32, &mut Vec::new());
+}
+
+multiversion! {
 /// cv2.remap with absolute maps replaced by a displacement field: samples `src` at
-/// `(x + dx[y, x], y + dy[y, x])`, bilinear, constant-0 border; `quantize_1_32` rounds the
-/// coordinates to 1/32 px as OpenCV 4.x does.
+/// `(x + dx[y, x], y + dy[y, x])` (f32 maps, as cv2 receives them), bilinear, constant-0
+/// border; `quantize_1_32` rounds the coordinates to 1/32 px as OpenCV 4.x does.
 pub fn remap_displacement(
     src: &Plane,
     dst: &mut Plane,
@@ -391,30 +593,26 @@ pub fn remap_displacement(
     let s = &src.data[..];
     for y in 0..h {
         let out = &mut dst.data[y * w..(y + 1) * w];
-        for (x, o) in out.iter_mut().enumerate() {
-            let i = y * w + x;
-            // the map is float32, as cv2 receives it
-            let mx = x as f32 + dx[i];
-            let my = y as f32 + dy[i];
+        let (rx, ry) = (&dx[y * w..(y + 1) * w], &dy[y * w..(y + 1) * w]);
+        for (x, ((o, &ddx), &ddy)) in out.iter_mut().zip(rx).zip(ry).enumerate() {
+            let mx = x as f32 + ddx;
+            let my = y as f32 + ddy;
             if quantize_1_32 {
-                let qx = (mx * 32.0).round_ties_even() as i32;
-                let qy = (my * 32.0).round_ties_even() as i32;
-                *o = bilinear_const(
-                    s,
-                    w,
-                    h,
-                    qx >> 5,
-                    qy >> 5,
-                    (qx & 31) as f32 / 32.0,
-                    (qy & 31) as f32 / 32.0,
-                );
+                let (ix, fx) = floor_coord(mx, w as f32 + 4.0);
+                let (iy, fy) = floor_coord(my, h as f32 + 4.0);
+                // round the fraction to 1/32 px (a carry moves to the next cell)
+                let (qx, qy) = ((fx * 32.0).round_ties_even(), (fy * 32.0).round_ties_even());
+                let (ix, qx) = if qx >= 32.0 { (ix + 1, 0.0) } else { (ix, qx) };
+                let (iy, qy) = if qy >= 32.0 { (iy + 1, 0.0) } else { (iy, qy) };
+                *o = bilinear_const(s, w, h, ix, iy, qx / 32.0, qy / 32.0);
             } else {
-                let fx = mx.floor();
-                let fy = my.floor();
-                *o = bilinear_const(s, w, h, fx as i32, fy as i32, mx - fx, my - fy);
+                let (ix, fx) = floor_coord(mx, w as f32 + 4.0);
+                let (iy, fy) = floor_coord(my, h as f32 + 4.0);
+                *o = bilinear_const(s, w, h, ix, iy, fx, fy);
             }
         }
     }
+}
 }
 
 /// OpenCV's 1-D Gaussian kernel (cv2.getGaussianKernel): fixed tables for `sigma <= 0` and
@@ -462,10 +660,18 @@ pub fn fill_rect(p: &mut Plane, y1: usize, y2: usize, x1: usize, x2: usize, fill
     }
 }
 
-/// Mean of the plane, accumulated in f64.
+/// Mean of the plane, accumulated in f64 over eight interleaved partial sums.
 pub fn mean(p: &Plane) -> f64 {
     if p.data.is_empty() {
         return 0.0;
     }
-    p.data.iter().map(|&v| v as f64).sum::<f64>() / p.data.len() as f64
+    let mut acc = [0f64; 8];
+    let chunks = p.data.chunks_exact(8);
+    let rest: f64 = chunks.remainder().iter().map(|&v| v as f64).sum();
+    for c in chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a += v as f64;
+        }
+    }
+    (acc.iter().sum::<f64>() + rest) / p.data.len() as f64
 }

@@ -24,6 +24,7 @@ pub struct Scratch {
     pub(crate) dx: Vec<f32>,
     pub(crate) dy: Vec<f32>,
     pub(crate) line: Vec<f32>,
+    pub(crate) deltas: Vec<i64>,
 }
 
 /// U(lo, hi) in f64 (lo == hi gives lo without consuming randomness differently).
@@ -923,7 +924,13 @@ impl Elastic {
             ElasticMode::V1 => {
                 let m = Self::affine_matrix(prm, h, w);
                 let minv = kernels::invert_affine(&m);
-                kernels::warp_affine(img, &mut scratch.plane, &minv, self.quantize_1_32);
+                kernels::warp_affine_with(
+                    img,
+                    &mut scratch.plane,
+                    &minv,
+                    self.quantize_1_32,
+                    &mut scratch.deltas,
+                );
                 swap_into(img, scratch);
                 if self.v1_field && self.alpha != 0.0 {
                     crate::field::v1_field(
@@ -1212,13 +1219,27 @@ impl GaussianNoise {
             seed: rng.random(),
         }
     }
-    /// In place.
+    /// In place. Normals by Marsaglia's polar method (two per accepted pair), in f32.
     pub fn apply(&self, prm: &NoiseParams, img: &mut Plane) {
         use rand::SeedableRng;
         let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(prm.seed);
         let (s, m) = (prm.std as f32, prm.mean as f32);
-        for v in img.data.iter_mut() {
-            *v = (*v + m + s * std_normal(&mut r) as f32).clamp(0.0, 1.0);
+        let unit =
+            |r: &mut rand_chacha::ChaCha8Rng| (r.next_u32() >> 8) as f32 * (2.0 / 16777216.0) - 1.0;
+        for pair in img.data.chunks_mut(2) {
+            let (u, v, q) = loop {
+                let u = unit(&mut r);
+                let v = unit(&mut r);
+                let q = u * u + v * v;
+                if q > 0.0 && q < 1.0 {
+                    break (u, v, q);
+                }
+            };
+            let f = (-2.0 * q.ln() / q).sqrt() * s;
+            let z = [u * f, v * f];
+            for (p, z) in pair.iter_mut().zip(z) {
+                *p = (*p + m + z).clamp(0.0, 1.0);
+            }
         }
     }
     fn validate(&self) -> Result<()> {
