@@ -466,8 +466,9 @@ fn gunzip_into(path: &Path, payload: &[u8], out: &mut [u8]) -> Result<()> {
         }
         filled += produced;
         pos += p + consumed + 8;
-        let rest = &payload[pos..];
-        if rest.iter().all(|&b| b == 0) {
+        // Another member follows only if the gzip magic does; other trailing bytes (zero
+        // padding, a newline) are ignored, as zlib-based readers (pynrrd) do.
+        if !payload[pos..].starts_with(&[0x1f, 0x8b]) {
             break;
         }
         if filled == want {
@@ -765,10 +766,10 @@ mod tests {
     fn multi_member_gzip_and_crc_check() {
         let dir = tempfile::tempdir().unwrap();
         let vals: Vec<u8> = (0..64).map(|i| (i * 37 % 251) as u8).collect();
-        // Two gzip members (as `cat a.gz b.gz`) and trailing zero padding: accepted.
+        // Two gzip members (as `cat a.gz b.gz`) and trailing padding: accepted.
         let mut z = gz(&vals[..20]);
         z.extend(gz(&vals[20..]));
-        z.extend([0u8; 4]);
+        z.extend([0u8, 0, b'\n']);
         let p = file_with(dir.path(), "multi.nrrd", H8, &z);
         assert_eq!(read_nrrd(&p).unwrap().voxels, Voxels::U8(vals.clone()));
         // A corrupted CRC trailer is caught.
