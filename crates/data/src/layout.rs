@@ -392,10 +392,76 @@ fn load_deepmind(src: &ScanSource, table: &StructureTable) -> Result<LoadedScan>
     })
 }
 
-fn load_labelmap(src: &ScanSource, _table: &StructureTable, _root: &Path) -> Result<LoadedScan> {
-    Err(DataError::Unsupported {
-        path: src.dir.clone(),
-        what: "TEMP labelmap".into(),
+fn load_labelmap(src: &ScanSource, table: &StructureTable, root: &Path) -> Result<LoadedScan> {
+    let entries = list_dir(&src.dir)?;
+    let volumes: Vec<&PathBuf> = entries
+        .iter()
+        .filter(|p| p.is_file() && is_volume_file(p))
+        .collect();
+    let label_paths: Vec<&&PathBuf> = volumes
+        .iter()
+        .filter(|p| is_labelmap_stem(&volume_stem(p)))
+        .collect();
+    let ct_paths: Vec<&&PathBuf> = volumes
+        .iter()
+        .filter(|p| !is_labelmap_stem(&volume_stem(p)))
+        .collect();
+    if label_paths.len() != 1 || ct_paths.len() != 1 {
+        return Err(DataError::Layout {
+            path: src.dir.clone(),
+            detail: format!(
+                "a labelmap scan folder needs exactly one CT volume and one label-map volume \
+                 (stem containing `label` or `seg`); found CT candidates {:?}, label maps {:?}",
+                ct_paths, label_paths
+            ),
+        });
+    }
+    let (label_path, ct_path) = (label_paths[0], ct_paths[0]);
+    let table_path = entries
+        .iter()
+        .find(|p| p.is_file() && p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")))
+        .cloned()
+        .or_else(|| {
+            let r = root.join("label_table.csv");
+            r.is_file().then_some(r)
+        })
+        .ok_or_else(|| DataError::Layout {
+            path: src.dir.clone(),
+            detail: "no label table: expected a `value,name` CSV in the scan folder or \
+                     label_table.csv in the input folder"
+                .into(),
+        })?;
+    let ct_raw = read_ct_file(ct_path)?;
+    let label_table = crate::labelmap::read_label_table(&table_path)?;
+    let labels = crate::volume_io::read_volume(label_path)?;
+    check_grid(label_path, &labels.geometry, &ct_raw.geometry)?;
+    let labels = labels.into_labels()?;
+    let masks = crate::labelmap::split_label_map(&labels, &label_table);
+    let mut warnings = Vec::new();
+    let mut structures = Vec::new();
+    for (name, mask) in masks {
+        match table.canonical(&name) {
+            Some(c) => insert_structure(
+                &mut structures,
+                StructureCounts {
+                    name: c,
+                    source: format!("{} label {name}", label_path.display()),
+                    counts: canonical_slice_counts(&mask),
+                },
+                &src.dir,
+            )?,
+            None => warnings.push(format!(
+                "{}: label {name:?} is not a study structure name, skipped",
+                table_path.display()
+            )),
+        }
+    }
+    Ok(LoadedScan {
+        id: src.id.clone(),
+        patient_id: None,
+        ct: ct_raw.to_canonical(),
+        structures,
+        warnings,
     })
 }
 

@@ -1079,3 +1079,65 @@ pub mod dicom_write {
         save(o, path)
     }
 }
+
+/// For DeepMind-style data whose CT volumes are absent (the public masks in the shared
+/// data): builds a deepmind-layout tree under `dst` with, per scan found under `src`, a
+/// `segmentations` symbolic link to the original folder and a synthetic `CT_IMAGE.nrrd`
+/// (int16, gzip) on the grid of the scan's first mask: 40 HU inside an ellipse covering 80%
+/// of the field of view, −1000 HU outside, varying by ±10 HU from slice to slice. At most
+/// `limit` scans (all when `None`), in discovery order. Returns the scan ids.
+#[cfg(unix)]
+pub fn synthesise_ct_for_masks(
+    src: &Path,
+    dst: &Path,
+    limit: Option<usize>,
+) -> Result<Vec<String>> {
+    use rayon::prelude::*;
+    let (_, scans) = crate::layout::discover(src, Some(crate::layout::Layout::DeepMind))?;
+    let scans: Vec<_> = scans
+        .into_iter()
+        .take(limit.unwrap_or(usize::MAX))
+        .collect();
+    scans
+        .par_iter()
+        .map(|s| -> Result<String> {
+            let seg = s.dir.join("segmentations");
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&seg)
+                .map_err(|e| DataError::io(&seg, e))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| crate::layout::is_volume_file(p))
+                .collect();
+            files.sort();
+            let first = files.first().ok_or_else(|| DataError::Layout {
+                path: seg.clone(),
+                detail: "no mask files".into(),
+            })?;
+            let g = crate::volume_io::read_volume(first)?.geometry;
+            let out = dst.join(&s.id);
+            create_dir(&out)?;
+            let link = out.join("segmentations");
+            if !link.exists() {
+                let target = seg.canonicalize().map_err(|e| DataError::io(&seg, e))?;
+                std::os::unix::fs::symlink(&target, &link).map_err(|e| DataError::io(&link, e))?;
+            }
+            let [d0, d1, d2] = g.dims;
+            let mut data = Vec::with_capacity(g.len());
+            for k in 0..d2 {
+                let inside = 40 + (k % 3) as i16 * 10 - 10;
+                for j in 0..d1 {
+                    let y = (j as f64 + 0.5) / d1 as f64 - 0.5;
+                    for i in 0..d0 {
+                        let x = (i as f64 + 0.5) / d0 as f64 - 0.5;
+                        data.push(if x * x + y * y <= 0.16 { inside } else { -1000 });
+                    }
+                }
+            }
+            crate::nrrd::write_nrrd(
+                &out.join("CT_IMAGE.nrrd"),
+                &Volume { geometry: g, data },
+                true,
+            )?;
+            Ok(s.id.clone())
+        })
+        .collect()
+}
