@@ -82,4 +82,73 @@ mod tests {
             );
         }
     }
+
+    /// One volume written as NRRD (canonical LPS grid) and as NIfTI with axis 1 flipped
+    /// (rows running anterior, stored reversed) and axis 2 flipped: both read back to the
+    /// same canonical voxels and grid.
+    #[test]
+    fn flipped_nifti_equals_nrrd_after_canonical() {
+        let dir = tempfile::tempdir().unwrap();
+        let dims = [4, 3, 2];
+        let g = Geometry {
+            dims,
+            origin: [-10.0, 5.0, 30.0],
+            directions: [[0.5, 0.0, 0.0], [0.0, 0.8, 0.0], [0.0, 0.0, 3.0]],
+        };
+        let data: Vec<i16> = (0..24).map(|v| v * 7 - 50).collect();
+        let v = Volume {
+            geometry: g.clone(),
+            data: data.clone(),
+        };
+        let mut flipped = vec![0i16; 24];
+        for k in 0..2 {
+            for j in 0..3 {
+                for i in 0..4 {
+                    flipped[i + 4 * ((2 - j) + 3 * (1 - k))] = data[i + 4 * (j + 3 * k)];
+                }
+            }
+        }
+        let fg = Geometry {
+            dims,
+            // Voxel (0, 0, 0) of the flipped grid is voxel (0, 2, 1) of the original.
+            origin: g.world([0.0, 2.0, 1.0]),
+            directions: [[0.5, 0.0, 0.0], [0.0, -0.8, 0.0], [0.0, 0.0, -3.0]],
+        };
+        let a = dir.path().join("a.nrrd");
+        let b = dir.path().join("b.nii.gz");
+        crate::nrrd::write_nrrd(&a, &v, true).unwrap();
+        crate::nifti::write_nifti(
+            &b,
+            &Volume {
+                geometry: fg,
+                data: flipped.clone(),
+            },
+        )
+        .unwrap();
+        let ra = read_volume(&a).unwrap();
+        let rb = read_volume(&b).unwrap();
+        assert_eq!(rb.voxels, Voxels::I16(flipped));
+        let ca = ra.into_f32().to_canonical();
+        let cb = rb.into_f32().to_canonical();
+        assert!(
+            ca.geometry.same_grid(&cb.geometry, 1e-5),
+            "{:?} {:?}",
+            ca.geometry,
+            cb.geometry
+        );
+        assert_eq!(ca.data, cb.data);
+        assert_eq!(ca.data, data.iter().map(|&x| x as f32).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn unknown_extensions() {
+        let dir = tempfile::tempdir().unwrap();
+        for bad in ["y.nhdr", "y.hdr"] {
+            let r = read_volume(&dir.path().join(bad));
+            assert!(
+                matches!(r, Err(DataError::Unsupported { .. })),
+                "{bad}: {r:?}"
+            );
+        }
+    }
 }

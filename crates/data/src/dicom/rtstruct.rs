@@ -351,11 +351,8 @@ pub fn rasterize(rt: &RtStruct, ct: &CtSeries) -> Result<Rasterized> {
                 let mean = [0, 1, 2].map(|x| c.points_lps.iter().map(|p| p[x]).sum::<f64>() / m);
                 let pos = (dot(normal, mean) - key0) / slice_spacing;
                 let nearest = pos.round();
-                if nz > 0
-                    && nearest >= 0.0
-                    && nearest <= (nz - 1) as f64
-                    && ((pos - nearest) * slice_spacing).abs() <= 0.5 * slice_spacing
-                {
+                // |pos - nearest| <= 0.5 always: in range means within half a spacing.
+                if nz > 0 && nearest >= 0.0 && nearest <= (nz - 1) as f64 {
                     k = Some(nearest as usize);
                 } else {
                     warnings.push(format!(
