@@ -44,8 +44,11 @@ fn rust_side(input: &Path, work: &Path, repeat: usize) -> (f64, usize) {
     let mut times = Vec::new();
     let mut slices = 0;
     for _ in 0..repeat {
+        // The previous output is removed outside the timed region (as the Python side does).
+        if out.exists() {
+            std::fs::remove_dir_all(&out).expect("remove previous output");
+        }
         let mut c = PrepareConfig::new(input, &out);
-        c.overwrite = true;
         c.threads = std::env::var("PREPARE_BENCH_THREADS")
             .ok()
             .and_then(|v| v.parse().ok());

@@ -20,7 +20,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DataError, Result};
-use crate::volume::Volume;
+use crate::volume::Mask;
 
 /// How a delineated structure's mask turns into `1` / `-1` per slice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -49,26 +49,48 @@ impl std::str::FromStr for LabelRule {
     }
 }
 
+const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Number of non-zero bytes in `s`. Works on 64-byte blocks of eight `u64` words: an
+/// all-zero block (most of a mask) is skipped after one OR; otherwise each word's non-zero
+/// bytes are counted with `popcount(((w & 0x7f..) + 0x7f..) | w) & 0x80..)`.
+pub fn count_nonzero(s: &[u8]) -> u64 {
+    let mut total = 0u64;
+    let mut it = s.chunks_exact(64);
+    for c in &mut it {
+        let w: [u64; 8] = std::array::from_fn(|i| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&c[i * 8..i * 8 + 8]);
+            u64::from_le_bytes(b)
+        });
+        if w.iter().fold(0, |a, &x| a | x) == 0 {
+            continue;
+        }
+        total += w
+            .iter()
+            .map(|&x| ((((x & LO7) + LO7) | x) & HI).count_ones() as u64)
+            .sum::<u64>();
+    }
+    total + it.remainder().iter().filter(|&&b| b != 0).count() as u64
+}
+
 /// Number of non-zero voxels on each slice along axis 2 of a mask (a canonical mask: slice
 /// `k` = axial slice `k`, inferior to superior). Length `dims[2]`.
-pub fn slice_pixel_counts<T: Copy + Default + PartialEq>(mask: &Volume<T>) -> Vec<u64> {
+pub fn slice_pixel_counts(mask: &Mask) -> Vec<u64> {
     let plane = mask.geometry.dims[0] * mask.geometry.dims[1];
-    let zero = T::default();
     if plane == 0 {
         return vec![0; mask.geometry.dims[2]];
     }
-    mask.data
-        .chunks_exact(plane)
-        .map(|s| s.iter().filter(|&&v| v != zero).count() as u64)
-        .collect()
+    mask.data.chunks_exact(plane).map(count_nonzero).collect()
 }
 
 /// Per-slice non-zero voxel counts of a mask in **canonical** slice order (inferior →
 /// superior), without reorienting the mask: the voxel axis that runs along patient z
 /// ([`Geometry::axis_codes`](crate::Geometry::axis_codes), the same assignment
-/// [`Volume::to_canonical`] uses) is summed over, reversed when it runs superior → inferior.
-/// Equal to `slice_pixel_counts(&mask.to_canonical())`.
-pub fn canonical_slice_counts<T: Copy + Default + PartialEq>(mask: &Volume<T>) -> Vec<u64> {
+/// [`Volume::to_canonical`](crate::Volume::to_canonical) uses) is summed over, reversed when
+/// it runs superior → inferior. Equal to `slice_pixel_counts(&mask.to_canonical())`.
+pub fn canonical_slice_counts(mask: &Mask) -> Vec<u64> {
     let g = &mask.geometry;
     let codes = g.axis_codes();
     let (axis, sign) = (0..3)
@@ -76,7 +98,6 @@ pub fn canonical_slice_counts<T: Copy + Default + PartialEq>(mask: &Volume<T>) -
         .map(|a| (a, codes[a].1))
         .unwrap_or((2, 1.0));
     let [d0, d1, d2] = g.dims;
-    let zero = T::default();
     let mut counts = vec![0u64; g.dims[axis]];
     match axis {
         2 => counts = slice_pixel_counts(mask),
@@ -84,14 +105,14 @@ pub fn canonical_slice_counts<T: Copy + Default + PartialEq>(mask: &Volume<T>) -
             for k in 0..d2 {
                 let plane = &mask.data[k * d1 * d0..(k + 1) * d1 * d0];
                 for (c, row) in counts.iter_mut().zip(plane.chunks_exact(d0)) {
-                    *c += row.iter().filter(|&&v| v != zero).count() as u64;
+                    *c += count_nonzero(row);
                 }
             }
         }
         _ => {
             for row in mask.data.chunks_exact(d0.max(1)) {
                 for (i, &v) in row.iter().enumerate() {
-                    if v != zero {
+                    if v != 0 {
                         counts[i] += 1;
                     }
                 }
@@ -130,7 +151,7 @@ pub fn slice_labels(counts: Option<&[u64]>, n_slices: usize, rule: LabelRule) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::volume::Geometry;
+    use crate::volume::{Geometry, Volume};
 
     #[test]
     fn counts_per_axial_slice() {
@@ -145,6 +166,56 @@ mod tests {
             data: vec![0u8, 0, 0, 0, 0, 0, 1, 0, 1, 1, 1, 1],
         };
         assert_eq!(slice_pixel_counts(&m), vec![0, 1, 4]);
+    }
+
+    #[test]
+    fn count_nonzero_matches_naive() {
+        let mut x = 12345u64;
+        let data: Vec<u8> = (0..100_003)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                if (x >> 60) < 3 {
+                    (x >> 52) as u8 | 1
+                } else {
+                    0
+                }
+            })
+            .collect();
+        let naive = data.iter().filter(|&&b| b != 0).count() as u64;
+        assert_eq!(count_nonzero(&data), naive);
+        assert_eq!(count_nonzero(&[]), 0);
+        assert_eq!(count_nonzero(&[255; 9000]), 9000);
+    }
+
+    #[test]
+    fn canonical_counts_equal_counts_of_the_canonical_mask() {
+        // Axial axis stored as axis 1 running superior -> inferior, axis 0 flipped.
+        let g = Geometry {
+            dims: [3, 4, 5],
+            origin: [0.0, 0.0, 30.0],
+            directions: [[-1.0, 0.0, 0.0], [0.0, 0.0, -2.5], [0.0, 1.0, 0.0]],
+        };
+        let data: Vec<u8> = (0..60).map(|v| ((v * 7) % 5 == 0) as u8).collect();
+        let m = Volume { geometry: g, data };
+        let want = slice_pixel_counts(&m.to_canonical());
+        assert_eq!(want.len(), 4);
+        assert_eq!(canonical_slice_counts(&m), want);
+        // Axial axis 0.
+        let g0 = Geometry {
+            dims: [4, 3, 5],
+            origin: [0.0; 3],
+            directions: [[0.0, 0.0, 3.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]],
+        };
+        let m0 = Volume {
+            geometry: g0,
+            data: m.data.clone(),
+        };
+        assert_eq!(
+            canonical_slice_counts(&m0),
+            slice_pixel_counts(&m0.to_canonical())
+        );
     }
 
     #[test]

@@ -371,7 +371,14 @@ fn load_deepmind(src: &ScanSource, table: &StructureTable) -> Result<LoadedScan>
         .map(|(name, p)| {
             let raw = crate::volume_io::read_volume(p)?;
             check_grid(p, &raw.geometry, &ct_geom)?;
-            let mask = raw.into_mask();
+            // u8 masks are counted as stored (non-zero = inside), skipping into_mask's pass.
+            let mask = match raw.voxels {
+                crate::volume::Voxels::U8(data) => Volume {
+                    geometry: raw.geometry,
+                    data,
+                },
+                voxels => crate::volume::RawVolume { voxels, ..raw }.into_mask(),
+            };
             Ok(StructureCounts {
                 name: name.clone(),
                 source: p.display().to_string(),
