@@ -3,8 +3,11 @@
 //! table is in docs/benchmarks.md).
 //!
 //! * `augment_128/<name>`, `augment_512/<name>`: one transform (p = 1) or one preset (its own
-//!   probabilities) on a single grey plane, one thread; each iteration copies the input into the
-//!   working plane, draws fresh parameters and applies them, as an albumentations call does.
+//!   probabilities) on a single grey plane, one thread; each iteration draws fresh parameters
+//!   and applies them from the input into an output plane (`Transform::apply_from`: resampling
+//!   and filters read the input directly, point operations copy it first), as an
+//!   albumentations call returns a new array. Presets go through `Pipeline::augment` (which
+//!   loads the input into its working plane first).
 //!   Throughput in images/s.
 //! * `augment_batch/<preset>`: 256 samples × two views (512 images) of 128² u8 slices into two
 //!   N×1×128×128 buffers with the global rayon pool (all cores); `<preset>_1thread` the same in
@@ -182,12 +185,8 @@ fn single(c: &mut Criterion, n: usize) {
         let mut s = Scratch::default();
         g.bench_function(name, |b| {
             b.iter(|| {
-                img.h = input.h;
-                img.w = input.w;
-                img.data.clear();
-                img.data.extend_from_slice(&input.data);
                 let prm = t.sample(&mut rng, n, n);
-                t.apply(&prm, &mut img, &mut s);
+                t.apply_from(&prm, &input, &mut img, &mut s);
                 black_box(img.data[0]);
             })
         });

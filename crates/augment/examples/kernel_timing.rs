@@ -77,6 +77,10 @@ fn main() {
     time("pad r=3", || {
         pad_reflect101(&src, 3, &mut pad);
     });
+    let (mut fx, mut fy, mut tmp) = (Vec::new(), Vec::new(), Vec::new());
+    time("grid_field", || {
+        twinscan_augment::field::grid_field(1, n, n, 16, 2.0, &mut fx, &mut fy, &mut tmp)
+    });
     let mut c = src.clone();
     time("copy plane", || c.data.copy_from_slice(&src.data));
     time("mean", || {

@@ -139,9 +139,22 @@ pub fn resample(src: &Plane, dst: &mut Plane, xtaps: &[Tap], ytaps: &[Tap], rows
     let (ra, rb) = rows.split_at_mut(ow);
     let mut bufs = [ra, rb];
     let mut keys = [u32::MAX, u32::MAX];
+    // every tap must address a pixel of a source row (checked once, not per pixel)
+    let max_x = xtaps.iter().map(|t| t.i0.max(t.i1)).max().unwrap_or(0) as usize;
+    let max_y = ytaps.iter().map(|t| t.i0.max(t.i1)).max().unwrap_or(0) as usize;
+    assert!(
+        xtaps.is_empty() || ytaps.is_empty() || (max_x < src.w && max_y < src.h),
+        "resample taps exceed the {}×{} source",
+        src.h,
+        src.w
+    );
     let hpass = |s: &[f32], out: &mut [f32]| {
+        debug_assert_eq!(s.len(), src.w);
         for (o, t) in out.iter_mut().zip(xtaps) {
-            *o = s[t.i0 as usize] * t.w0 + s[t.i1 as usize] * t.w1;
+            // SAFETY: `s` is a source row (length src.w) and every tap index is < src.w
+            // (asserted above).
+            let (a, b) = unsafe { (*s.get_unchecked(t.i0 as usize), *s.get_unchecked(t.i1 as usize)) };
+            *o = a * t.w0 + b * t.w1;
         }
     };
     for (y, t) in ytaps.iter().enumerate() {
@@ -335,7 +348,10 @@ multiversion! {
 pub fn box_blur(src: &Plane, dst: &mut Plane, k: usize, pad: &mut Vec<f32>, acc: &mut Vec<f32>) {
     let r = k / 2;
     let (h, w) = (src.h, src.w);
-    let pw = pad_reflect101(src, r, pad);
+    if k > MAX_BLOCKED_TAPS {
+        return box_blur_padded(src, dst, k, pad, acc);
+    }
+    let pw = w + 2 * r;
     dst.reshape_for_output(h, w);
     acc.clear();
     acc.resize(pw, 0.0);
@@ -343,28 +359,54 @@ pub fn box_blur(src: &Plane, dst: &mut Plane, k: usize, pad: &mut Vec<f32>, acc:
     let empty: &[f32] = &[];
     let mut rows = [empty; MAX_BLOCKED_TAPS];
     for y in 0..h {
-        let out = &mut dst.data[y * w..(y + 1) * w];
-        if k <= MAX_BLOCKED_TAPS {
-            for (j, row) in rows.iter_mut().enumerate().take(k) {
-                *row = &pad[(y + j) * pw..(y + j + 1) * pw];
-            }
-            sum_rows(&rows[..k], acc);
-            sum_shift(acc, k, out);
-        } else {
-            acc.copy_from_slice(&pad[y * pw..(y + 1) * pw]);
-            for j in 1..k {
-                add_assign(acc, &pad[(y + j) * pw..(y + j + 1) * pw]);
-            }
-            out.copy_from_slice(&acc[0..w]);
-            for j in 1..k {
-                add_assign(out, &acc[j..j + w]);
-            }
+        // vertical sum straight from the (reflected) source rows into the middle of acc,
+        // then the row's REFLECT_101 border from acc itself (columns are independent)
+        for (j, row) in rows.iter_mut().enumerate().take(k) {
+            *row = src.row(reflect101(y as isize + j as isize - r as isize, h));
         }
+        sum_rows(&rows[..k], &mut acc[r..r + w]);
+        reflect_border(acc, r, w);
+        let out = &mut dst.data[y * w..(y + 1) * w];
+        sum_shift(acc, k, out);
         for o in out.iter_mut() {
             *o *= scale;
         }
     }
 }
+}
+
+/// Fills `acc[0..r]` and `acc[r + w..]` by REFLECT_101 from `acc[r..r + w]`.
+#[inline(always)]
+fn reflect_border(acc: &mut [f32], r: usize, w: usize) {
+    for i in 0..r {
+        acc[i] = acc[r + reflect101(i as isize - r as isize, w)];
+        acc[r + w + i] = acc[r + reflect101((w + i) as isize, w)];
+    }
+}
+
+/// [`box_blur`] for kernels longer than the register-blocked path handles.
+fn box_blur_padded(src: &Plane, dst: &mut Plane, k: usize, pad: &mut Vec<f32>, acc: &mut Vec<f32>) {
+    let r = k / 2;
+    let (h, w) = (src.h, src.w);
+    let pw = pad_reflect101(src, r, pad);
+    dst.reshape_for_output(h, w);
+    acc.clear();
+    acc.resize(pw, 0.0);
+    let scale = (1.0 / (k * k) as f64) as f32;
+    for y in 0..h {
+        let out = &mut dst.data[y * w..(y + 1) * w];
+        acc.copy_from_slice(&pad[y * pw..(y + 1) * pw]);
+        for j in 1..k {
+            add_assign(acc, &pad[(y + j) * pw..(y + j + 1) * pw]);
+        }
+        out.copy_from_slice(&acc[0..w]);
+        for j in 1..k {
+            add_assign(out, &acc[j..j + w]);
+        }
+        for o in out.iter_mut() {
+            *o *= scale;
+        }
+    }
 }
 
 multiversion! {
@@ -382,7 +424,8 @@ pub fn sep_filter(
     let k = kernel.len();
     let r = k / 2;
     let (h, w) = (src.h, src.w);
-    let pw = pad_reflect101(src, r, pad);
+    let blocked = k <= MAX_BLOCKED_TAPS;
+    let pw = if blocked { w + 2 * r } else { pad_reflect101(src, r, pad) };
     dst.reshape_for_output(h, w);
     acc.clear();
     acc.resize(pw, 0.0);
@@ -391,11 +434,12 @@ pub fn sep_filter(
     let mut rows = [empty; MAX_BLOCKED_TAPS];
     for y in 0..h {
         let out = &mut dst.data[y * w..(y + 1) * w];
-        if k <= MAX_BLOCKED_TAPS {
+        if blocked {
             for (j, row) in rows.iter_mut().enumerate().take(k) {
-                *row = &pad[(y + j) * pw..(y + j + 1) * pw];
+                *row = src.row(reflect101(y as isize + j as isize - r as isize, h));
             }
-            sym_rows(&rows[..k], kernel, acc);
+            sym_rows(&rows[..k], kernel, &mut acc[r..r + w]);
+            reflect_border(acc, r, w);
             sym_shift(acc, kernel, out);
         } else {
             let mid = &pad[(y + r) * pw..(y + r + 1) * pw];

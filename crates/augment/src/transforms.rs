@@ -25,6 +25,7 @@ pub struct Scratch {
     pub(crate) dy: Vec<f32>,
     pub(crate) line: Vec<f32>,
     pub(crate) deltas: Vec<i64>,
+    pub(crate) tmp: Plane,
 }
 
 /// U(lo, hi) in f64 (lo == hi gives lo without consuming randomness differently).
@@ -68,10 +69,6 @@ fn check_range(t: &'static str, name: &'static str, r: (f64, f64)) -> Result<()>
     Ok(())
 }
 
-fn swap_into(img: &mut Plane, scratch: &mut Scratch) {
-    std::mem::swap(img, &mut scratch.plane);
-}
-
 // ----------------------------------------------------------------------------------------
 // Resize
 // ----------------------------------------------------------------------------------------
@@ -102,20 +99,23 @@ impl Resize {
     /// No random parameters.
     pub fn sample<R: Rng + ?Sized>(&self, _rng: &mut R) {}
     /// Resizes `img` in place (through `scratch`).
-    pub fn apply(&self, _params: &(), img: &mut Plane, scratch: &mut Scratch) {
+    pub fn apply_from(&self, _params: &(), src: &Plane, dst: &mut Plane, scratch: &mut Scratch) {
+        if (src.h, src.w) == (self.height, self.width) {
+            dst.clone_from(src);
+            return;
+        }
+        kernels::linear_taps(src.w, self.width, 0, self.width, 0, &mut scratch.xt);
+        kernels::linear_taps(src.h, self.height, 0, self.height, 0, &mut scratch.yt);
+        kernels::resample(src, dst, &scratch.xt, &scratch.yt, &mut scratch.rows);
+    }
+    /// In place: [`Self::apply_from`] into the scratch plane, then swapped in.
+    pub fn apply(&self, prm: &(), img: &mut Plane, scratch: &mut Scratch) {
         if (img.h, img.w) == (self.height, self.width) {
             return;
         }
-        kernels::linear_taps(img.w, self.width, 0, self.width, 0, &mut scratch.xt);
-        kernels::linear_taps(img.h, self.height, 0, self.height, 0, &mut scratch.yt);
-        kernels::resample(
-            img,
-            &mut scratch.plane,
-            &scratch.xt,
-            &scratch.yt,
-            &mut scratch.rows,
-        );
-        swap_into(img, scratch);
+        let mut out = std::mem::take(&mut scratch.plane);
+        self.apply_from(prm, img, &mut out, scratch);
+        scratch.plane = std::mem::replace(img, out);
     }
     fn validate(&self) -> Result<()> {
         check_p("resize", self.p)?;
@@ -169,9 +169,15 @@ impl StudyZoom {
         }
     }
     /// Output is `height × width`.
-    pub fn apply(&self, prm: &ZoomParams, img: &mut Plane, scratch: &mut Scratch) {
-        let nh = ((img.h as f64 * prm.scale) as usize).max(1);
-        let nw = ((img.w as f64 * prm.scale) as usize).max(1);
+    pub fn apply_from(
+        &self,
+        prm: &ZoomParams,
+        src: &Plane,
+        dst: &mut Plane,
+        scratch: &mut Scratch,
+    ) {
+        let nh = ((src.h as f64 * prm.scale) as usize).max(1);
+        let nw = ((src.w as f64 * prm.scale) as usize).max(1);
         // PadIfNeeded (center) then CenterCrop, expressed as the first resized index
         let first = |n: usize, want: usize| -> isize {
             let pad_lo = if n < want { (want - n) / 2 } else { 0 };
@@ -179,7 +185,7 @@ impl StudyZoom {
             ((padded - want) / 2) as isize - pad_lo as isize
         };
         kernels::linear_taps(
-            img.w,
+            src.w,
             nw,
             first(nw, self.width),
             self.width,
@@ -187,21 +193,20 @@ impl StudyZoom {
             &mut scratch.xt,
         );
         kernels::linear_taps(
-            img.h,
+            src.h,
             nh,
             first(nh, self.height),
             self.height,
             0,
             &mut scratch.yt,
         );
-        kernels::resample(
-            img,
-            &mut scratch.plane,
-            &scratch.xt,
-            &scratch.yt,
-            &mut scratch.rows,
-        );
-        swap_into(img, scratch);
+        kernels::resample(src, dst, &scratch.xt, &scratch.yt, &mut scratch.rows);
+    }
+    /// In place: [`Self::apply_from`] into the scratch plane, then swapped in.
+    pub fn apply(&self, prm: &ZoomParams, img: &mut Plane, scratch: &mut Scratch) {
+        let mut out = std::mem::take(&mut scratch.plane);
+        self.apply_from(prm, img, &mut out, scratch);
+        scratch.plane = std::mem::replace(img, out);
     }
     fn validate(&self) -> Result<()> {
         check_p("study_zoom", self.p)?;
@@ -304,19 +309,24 @@ impl RandomResizedCrop {
         }
     }
     /// Crops the window and resizes it to `height × width`.
-    pub fn apply(&self, prm: &CropParams, img: &mut Plane, scratch: &mut Scratch) {
-        let ch = prm.ch.min(img.h - prm.y0.min(img.h - 1)).max(1);
-        let cw = prm.cw.min(img.w - prm.x0.min(img.w - 1)).max(1);
+    pub fn apply_from(
+        &self,
+        prm: &CropParams,
+        src: &Plane,
+        dst: &mut Plane,
+        scratch: &mut Scratch,
+    ) {
+        let ch = prm.ch.min(src.h - prm.y0.min(src.h - 1)).max(1);
+        let cw = prm.cw.min(src.w - prm.x0.min(src.w - 1)).max(1);
         kernels::linear_taps(cw, self.width, 0, self.width, prm.x0, &mut scratch.xt);
         kernels::linear_taps(ch, self.height, 0, self.height, prm.y0, &mut scratch.yt);
-        kernels::resample(
-            img,
-            &mut scratch.plane,
-            &scratch.xt,
-            &scratch.yt,
-            &mut scratch.rows,
-        );
-        swap_into(img, scratch);
+        kernels::resample(src, dst, &scratch.xt, &scratch.yt, &mut scratch.rows);
+    }
+    /// In place: [`Self::apply_from`] into the scratch plane, then swapped in.
+    pub fn apply(&self, prm: &CropParams, img: &mut Plane, scratch: &mut Scratch) {
+        let mut out = std::mem::take(&mut scratch.plane);
+        self.apply_from(prm, img, &mut out, scratch);
+        scratch.plane = std::mem::replace(img, out);
     }
     fn validate(&self) -> Result<()> {
         let t = "random_resized_crop";
@@ -561,15 +571,20 @@ impl Blur {
         }
     }
     /// Box blur.
+    pub fn apply_from(
+        &self,
+        prm: &KernelSize,
+        src: &Plane,
+        dst: &mut Plane,
+        scratch: &mut Scratch,
+    ) {
+        kernels::box_blur(src, dst, prm.k, &mut scratch.pad, &mut scratch.acc);
+    }
+    /// In place: [`Self::apply_from`] into the scratch plane, then swapped in.
     pub fn apply(&self, prm: &KernelSize, img: &mut Plane, scratch: &mut Scratch) {
-        kernels::box_blur(
-            img,
-            &mut scratch.plane,
-            prm.k,
-            &mut scratch.pad,
-            &mut scratch.acc,
-        );
-        swap_into(img, scratch);
+        let mut out = std::mem::take(&mut scratch.plane);
+        self.apply_from(prm, img, &mut out, scratch);
+        scratch.plane = std::mem::replace(img, out);
     }
     fn validate(&self) -> Result<()> {
         check_p("blur", self.p)?;
@@ -647,18 +662,22 @@ impl GaussianBlur {
         GaussParams { k, sigma }
     }
     /// Separable Gaussian.
-    pub fn apply(&self, prm: &GaussParams, img: &mut Plane, scratch: &mut Scratch) {
+    pub fn apply_from(
+        &self,
+        prm: &GaussParams,
+        src: &Plane,
+        dst: &mut Plane,
+        scratch: &mut Scratch,
+    ) {
         let kern = kernels::gaussian_kernel(prm.k, prm.sigma);
         let clip = self.blur_limit.1 == 0;
-        kernels::sep_filter(
-            img,
-            &mut scratch.plane,
-            &kern,
-            clip,
-            &mut scratch.pad,
-            &mut scratch.acc,
-        );
-        swap_into(img, scratch);
+        kernels::sep_filter(src, dst, &kern, clip, &mut scratch.pad, &mut scratch.acc);
+    }
+    /// In place: [`Self::apply_from`] into the scratch plane, then swapped in.
+    pub fn apply(&self, prm: &GaussParams, img: &mut Plane, scratch: &mut Scratch) {
+        let mut out = std::mem::take(&mut scratch.plane);
+        self.apply_from(prm, img, &mut out, scratch);
+        scratch.plane = std::mem::replace(img, out);
     }
     fn validate(&self) -> Result<()> {
         let t = "gaussian_blur";
@@ -918,20 +937,19 @@ impl Elastic {
         }
     }
     /// Applies the deformation; output has the input's size.
-    pub fn apply(&self, prm: &ElasticParams, img: &mut Plane, scratch: &mut Scratch) {
-        let (h, w) = (img.h, img.w);
+    pub fn apply_from(
+        &self,
+        prm: &ElasticParams,
+        src: &Plane,
+        dst: &mut Plane,
+        scratch: &mut Scratch,
+    ) {
+        let (h, w) = (src.h, src.w);
         match self.mode {
             ElasticMode::V1 => {
                 let m = Self::affine_matrix(prm, h, w);
                 let minv = kernels::invert_affine(&m);
-                kernels::warp_affine_with(
-                    img,
-                    &mut scratch.plane,
-                    &minv,
-                    self.quantize_1_32,
-                    &mut scratch.deltas,
-                );
-                swap_into(img, scratch);
+                kernels::warp_affine_with(src, dst, &minv, self.quantize_1_32, &mut scratch.deltas);
                 if self.v1_field && self.alpha != 0.0 {
                     crate::field::v1_field(
                         prm.field_seed,
@@ -944,13 +962,13 @@ impl Elastic {
                         &mut scratch.line,
                     );
                     kernels::remap_displacement(
-                        img,
-                        &mut scratch.plane,
+                        dst,
+                        &mut scratch.tmp,
                         &scratch.dx,
                         &scratch.dy,
                         self.quantize_1_32,
                     );
-                    swap_into(img, scratch);
+                    std::mem::swap(dst, &mut scratch.tmp);
                 }
             }
             ElasticMode::Grid => {
@@ -964,16 +982,15 @@ impl Elastic {
                     &mut scratch.dy,
                     &mut scratch.line,
                 );
-                kernels::remap_displacement(
-                    img,
-                    &mut scratch.plane,
-                    &scratch.dx,
-                    &scratch.dy,
-                    self.quantize_1_32,
-                );
-                swap_into(img, scratch);
+                kernels::remap_displacement(src, dst, &scratch.dx, &scratch.dy, self.quantize_1_32);
             }
         }
+    }
+    /// In place: [`Self::apply_from`] into the scratch plane, then swapped in.
+    pub fn apply(&self, prm: &ElasticParams, img: &mut Plane, scratch: &mut Scratch) {
+        let mut out = std::mem::take(&mut scratch.plane);
+        self.apply_from(prm, img, &mut out, scratch);
+        scratch.plane = std::mem::replace(img, out);
     }
     fn validate(&self) -> Result<()> {
         let t = "elastic";
@@ -1036,19 +1053,23 @@ impl Sharpen {
         }
     }
     /// 3×3 filter.
-    pub fn apply(&self, prm: &SharpenParams, img: &mut Plane, scratch: &mut Scratch) {
+    pub fn apply_from(
+        &self,
+        prm: &SharpenParams,
+        src: &Plane,
+        dst: &mut Plane,
+        scratch: &mut Scratch,
+    ) {
         let a = prm.alpha;
         let centre = (1.0 - a + a * (8.0 + prm.lightness)) as f32;
         let nb = (-a) as f32;
-        kernels::filter3x3_sharpen(
-            img,
-            &mut scratch.plane,
-            centre,
-            nb,
-            self.clip,
-            &mut scratch.pad,
-        );
-        swap_into(img, scratch);
+        kernels::filter3x3_sharpen(src, dst, centre, nb, self.clip, &mut scratch.pad);
+    }
+    /// In place: [`Self::apply_from`] into the scratch plane, then swapped in.
+    pub fn apply(&self, prm: &SharpenParams, img: &mut Plane, scratch: &mut Scratch) {
+        let mut out = std::mem::take(&mut scratch.plane);
+        self.apply_from(prm, img, &mut out, scratch);
+        scratch.plane = std::mem::replace(img, out);
     }
     fn validate(&self) -> Result<()> {
         check_p("sharpen", self.p)?;
@@ -1428,6 +1449,27 @@ impl Transform {
             Transform::Solarize(t) => Params::Threshold(t.sample(rng)),
             Transform::GaussianNoise(t) => Params::Noise(t.sample(rng)),
             Transform::OneOf(t) => t.sample(rng, h, w),
+        }
+    }
+
+    /// Applies the transform reading `src` and writing `dst` (no copy of the input for
+    /// resampling and filtering transforms; point operations copy, then work in place).
+    /// [`Params::Skip`] copies `src`.
+    pub fn apply_from(&self, params: &Params, src: &Plane, dst: &mut Plane, scratch: &mut Scratch) {
+        match (self, params) {
+            (Transform::Resize(t), Params::Fixed) => t.apply_from(&(), src, dst, scratch),
+            (Transform::StudyZoom(t), Params::Zoom(p)) => t.apply_from(p, src, dst, scratch),
+            (Transform::RandomResizedCrop(t), Params::Crop(p)) => {
+                t.apply_from(p, src, dst, scratch)
+            }
+            (Transform::Blur(t), Params::Kernel(p)) => t.apply_from(p, src, dst, scratch),
+            (Transform::GaussianBlur(t), Params::Gauss(p)) => t.apply_from(p, src, dst, scratch),
+            (Transform::Elastic(t), Params::Elastic(p)) => t.apply_from(p, src, dst, scratch),
+            (Transform::Sharpen(t), Params::Sharpen(p)) => t.apply_from(p, src, dst, scratch),
+            _ => {
+                dst.clone_from(src);
+                self.apply(params, dst, scratch);
+            }
         }
     }
 

@@ -325,3 +325,50 @@ fn grid_elastic_with_zero_magnitude_is_identity_and_flip_is_involution() {
         assert!((a - b).abs() < 1e-6);
     }
 }
+
+#[test]
+fn apply_from_equals_apply_for_every_transform() {
+    let pipe = Pipeline::preset("study_supervised").unwrap();
+    let byol = Pipeline::preset("byol").unwrap();
+    let mut all: Vec<Transform> = pipe.view_a.transforms.clone();
+    all.extend(byol.view_b.unwrap().transforms);
+    all.push(Transform::Elastic(Elastic {
+        v1_field: true,
+        p: 1.0,
+        ..Default::default()
+    }));
+    all.push(Transform::Elastic(Elastic {
+        mode: ElasticMode::Grid,
+        p: 1.0,
+        ..Default::default()
+    }));
+    all.push(Transform::GaussianBlur(GaussianBlur {
+        p: 1.0,
+        ..Default::default()
+    }));
+    all.push(Transform::GaussianNoise(GaussianNoise {
+        p: 1.0,
+        ..Default::default()
+    }));
+    let src = twinscan_augment::Plane::from_vec(
+        96,
+        96,
+        (0..96 * 96).map(|i| (i % 89) as f32 / 89.0).collect(),
+    )
+    .unwrap();
+    for (i, t) in all.iter().enumerate() {
+        let mut rng = SampleKey {
+            seed: 3,
+            epoch: 0,
+            index: i as u64,
+            view: 0,
+        }
+        .rng();
+        let prm = t.sample(&mut rng, 96, 96);
+        let mut a = src.clone();
+        t.apply(&prm, &mut a, &mut Scratch::default());
+        let mut b = twinscan_augment::Plane::default();
+        t.apply_from(&prm, &src, &mut b, &mut Scratch::default());
+        assert_eq!(a, b, "{}", t.name());
+    }
+}
