@@ -301,6 +301,16 @@ pub fn check_grid(mask_path: &Path, mask: &Geometry, ct: &Geometry) -> Result<()
     })
 }
 
+/// [`Volume::to_canonical`] without the copy when the grid is already canonical (every
+/// voxel axis on its own LPS axis, positive direction).
+pub fn into_canonical<T: Copy>(v: Volume<T>) -> Volume<T> {
+    if v.geometry.axis_codes() == [(0, 1.0), (1, 1.0), (2, 1.0)] {
+        v
+    } else {
+        v.to_canonical()
+    }
+}
+
 /// Reads a CT volume file (NRRD or NIfTI) as HU, rejecting NaN/infinite voxels.
 pub fn read_ct_file(path: &Path) -> Result<Volume<f32>> {
     crate::volume_io::read_volume(path)?.into_f32_finite()
@@ -393,7 +403,7 @@ fn load_deepmind(src: &ScanSource, table: &StructureTable) -> Result<LoadedScan>
     Ok(LoadedScan {
         id: src.id.clone(),
         patient_id: None,
-        ct: ct_raw.to_canonical(),
+        ct: into_canonical(ct_raw),
         structures,
         warnings,
     })
@@ -466,7 +476,7 @@ fn load_labelmap(src: &ScanSource, table: &StructureTable, root: &Path) -> Resul
     Ok(LoadedScan {
         id: src.id.clone(),
         patient_id: None,
-        ct: ct_raw.to_canonical(),
+        ct: into_canonical(ct_raw),
         structures,
         warnings,
     })
@@ -559,7 +569,7 @@ fn load_dicom(src: &ScanSource, table: &StructureTable) -> Result<LoadedScan> {
     Ok(LoadedScan {
         id: src.id.clone(),
         patient_id,
-        ct: ct.volume.to_canonical(),
+        ct: into_canonical(ct.volume),
         structures,
         warnings,
     })

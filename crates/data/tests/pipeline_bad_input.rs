@@ -220,3 +220,28 @@ fn bad_options() {
             .is_err()
     );
 }
+
+#[test]
+fn prepared_folder_damage_is_detected() {
+    let tmp = tempfile::tempdir().unwrap();
+    tiny(tmp.path(), "s1");
+    let out = tmp.path().join("out");
+    common::run(&tmp.path().join("in"), &out, |_| {}).unwrap();
+    let ds = twinscan_data::prepared::Prepared::open(&out).unwrap();
+    assert_eq!(ds.len(), 3);
+    drop(ds);
+    // A truncated cache.
+    let cache = out.join("cache/s1.u8");
+    let bytes = std::fs::read(&cache).unwrap();
+    std::fs::write(&cache, &bytes[..bytes.len() - 1]).unwrap();
+    let e = twinscan_data::prepared::Prepared::open(&out).unwrap_err();
+    assert!(e.to_string().contains("cache/s1.u8"), "{e}");
+    std::fs::write(&cache, &bytes).unwrap();
+    // A label outside -1..=1.
+    let csv = std::fs::read_to_string(out.join("labels.csv")).unwrap();
+    let broken = csv.replacen(",1,", ",7,", 1);
+    assert_ne!(broken, csv);
+    std::fs::write(out.join("labels.csv"), broken).unwrap();
+    let e = twinscan_data::prepared::Prepared::open(&out).unwrap_err();
+    assert!(e.to_string().contains("labels.csv"), "{e}");
+}
