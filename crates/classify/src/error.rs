@@ -80,6 +80,15 @@ pub enum ClassifyError {
         #[source]
         source: serde_json::Error,
     },
+    /// The encoder could not be built or its weights not loaded (the source names the file).
+    #[error("{context}: {source}")]
+    Model {
+        /// What was being done (e.g. `loading imagenet:FILE`).
+        context: String,
+        /// The underlying twinscan-models error.
+        #[source]
+        source: twinscan_models::ModelsError,
+    },
 }
 
 /// Result alias for twinscan-classify.
