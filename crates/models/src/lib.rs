@@ -14,6 +14,10 @@
 //! Freezing uses burn's `Module::freeze()`: parameters stop requiring gradients and every
 //! BatchNorm switches to its running statistics.
 
+/// The burn crate this crate is built on (0.22.1), re-exported so dependants (benches,
+/// examples, higher crates) use the same version and features.
+pub use burn;
+
 pub mod batch;
 pub mod device;
 pub mod error;
