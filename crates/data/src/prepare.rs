@@ -567,7 +567,13 @@ fn prepare_inner(config: &PrepareConfig, progress: &(dyn Fn(Progress) + Sync)) -
         std::fs::rename(&config.out, &old).map_err(|e| DataError::io(&config.out, e))?;
         old_guard.0 = Some(old);
     }
-    std::fs::rename(&tmp, &config.out).map_err(|e| DataError::io(&config.out, e))?;
+    if let Err(e) = std::fs::rename(&tmp, &config.out) {
+        // Put the previous dataset back rather than lose it.
+        if let Some(old) = old_guard.0.take() {
+            let _ = std::fs::rename(&old, &config.out);
+        }
+        return Err(DataError::io(&config.out, e));
+    }
     guard.0 = None;
     drop(old_guard);
     Ok(Summary {
