@@ -194,6 +194,13 @@ pub fn discover(root: &Path, layout: Option<Layout>) -> Result<(Layout, Vec<Scan
         for d in frontier {
             match classify_dir(&d)? {
                 Some(l) => found.push((d, l)),
+                // With `--layout dicom`, files without `.dcm` and without the Part-10
+                // preamble count too (the DICOM reader decides what they are).
+                None if layout == Some(Layout::Dicom)
+                    && list_dir(&d)?.iter().any(|p| p.is_file()) =>
+                {
+                    found.push((d, Layout::Dicom))
+                }
                 None if depth < 2 => next.extend(list_dir(&d)?.into_iter().filter(|p| p.is_dir())),
                 None => {}
             }

@@ -183,3 +183,32 @@ fn windows_stack_as_channels_and_16_bit_png() {
     // round((HU + 160) / 400 * 65535) and round((HU + 450) / 1500 * 65535)
     assert_eq!(px, vec![0, 27852, 32768, 65535, 0, 20097, 21408, 50680]);
 }
+
+#[test]
+fn dicom_files_found_by_their_preamble_without_extension() {
+    use twinscan_data::synth::SynthFormat;
+    let tmp = tempfile::tempdir().unwrap();
+    let input = common::write(
+        tmp.path(),
+        "in",
+        &common::small_config(1),
+        SynthFormat::Dicom,
+    );
+    let dir = input.join("synth_000");
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::rename(&p, p.with_extension("")).unwrap();
+    }
+    let out = tmp.path().join("out");
+    let s = common::run(&input, &out, |_| {}).unwrap();
+    assert_eq!(s.layout, twinscan_data::layout::Layout::Dicom);
+    assert_eq!(s.counts.scans, 1);
+    let brain = s
+        .counts
+        .per_structure
+        .iter()
+        .find(|(n, _)| n == "Brain")
+        .unwrap()
+        .1;
+    assert!(brain.positive > 0 && brain.unknown == 0);
+}
