@@ -1084,8 +1084,9 @@ pub mod dicom_write {
 /// data): builds a deepmind-layout tree under `dst` with, per scan found under `src`, a
 /// `segmentations` symbolic link to the original folder and a synthetic `CT_IMAGE.nrrd`
 /// (int16, gzip) on the grid of the scan's first mask: 40 HU inside an ellipse covering 80%
-/// of the field of view, −1000 HU outside, varying by ±10 HU from slice to slice. At most
-/// `limit` scans (all when `None`), in discovery order. Returns the scan ids.
+/// of the field of view, −1000 HU outside, varying by ±10 HU from slice to slice; scans on
+/// identical grids share one file (hard link). At most `limit` scans (all when `None`), in
+/// discovery order. Returns the scan ids.
 #[cfg(unix)]
 pub fn synthesise_ct_for_masks(
     src: &Path,
@@ -1098,9 +1099,10 @@ pub fn synthesise_ct_for_masks(
         .into_iter()
         .take(limit.unwrap_or(usize::MAX))
         .collect();
-    scans
+    // Phase 1: link the masks and read each scan's grid.
+    let grids: Vec<Geometry> = scans
         .par_iter()
-        .map(|s| -> Result<String> {
+        .map(|s| -> Result<Geometry> {
             let seg = s.dir.join("segmentations");
             let mut files: Vec<PathBuf> = std::fs::read_dir(&seg)
                 .map_err(|e| DataError::io(&seg, e))?
@@ -1120,24 +1122,45 @@ pub fn synthesise_ct_for_masks(
                 let target = seg.canonicalize().map_err(|e| DataError::io(&seg, e))?;
                 std::os::unix::fs::symlink(&target, &link).map_err(|e| DataError::io(&link, e))?;
             }
-            let [d0, d1, d2] = g.dims;
-            let mut data = Vec::with_capacity(g.len());
-            for k in 0..d2 {
-                let inside = 40 + (k % 3) as i16 * 10 - 10;
-                for j in 0..d1 {
-                    let y = (j as f64 + 0.5) / d1 as f64 - 0.5;
-                    for i in 0..d0 {
-                        let x = (i as f64 + 0.5) / d0 as f64 - 0.5;
-                        data.push(if x * x + y * y <= 0.16 { inside } else { -1000 });
-                    }
-                }
-            }
-            crate::nrrd::write_nrrd(
-                &out.join("CT_IMAGE.nrrd"),
-                &Volume { geometry: g, data },
-                true,
-            )?;
-            Ok(s.id.clone())
+            Ok(g)
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    // Phase 2: one CT per distinct grid (DeepMind's two annotators share each CT), written
+    // once and hard-linked (copied where links fail) into the other scans.
+    let owner: Vec<usize> = (0..grids.len())
+        .map(|i| grids.iter().position(|x| *x == grids[i]).unwrap_or(i))
+        .collect();
+    let first_of: Vec<usize> = (0..grids.len()).filter(|&i| owner[i] == i).collect();
+    first_of.par_iter().try_for_each(|&f| -> Result<()> {
+        let g = grids[f].clone();
+        let [d0, d1, d2] = g.dims;
+        let mut plane = Vec::with_capacity(d0 * d1);
+        for j in 0..d1 {
+            let y = (j as f64 + 0.5) / d1 as f64 - 0.5;
+            for i in 0..d0 {
+                let x = (i as f64 + 0.5) / d0 as f64 - 0.5;
+                plane.push(x * x + y * y <= 0.16);
+            }
+        }
+        let mut data = Vec::with_capacity(g.len());
+        for k in 0..d2 {
+            let inside = 40 + (k % 3) as i16 * 10 - 10;
+            data.extend(plane.iter().map(|&p| if p { inside } else { -1000 }));
+        }
+        crate::nrrd::write_nrrd(
+            &dst.join(&scans[f].id).join("CT_IMAGE.nrrd"),
+            &Volume { geometry: g, data },
+            true,
+        )
+    })?;
+    for (s, &f) in scans.iter().zip(&owner) {
+        if scans[f].id != s.id {
+            let from = dst.join(&scans[f].id).join("CT_IMAGE.nrrd");
+            let to = dst.join(&s.id).join("CT_IMAGE.nrrd");
+            if !to.exists() && std::fs::hard_link(&from, &to).is_err() {
+                std::fs::copy(&from, &to).map_err(|e| DataError::io(&to, e))?;
+            }
+        }
+    }
+    Ok(scans.into_iter().map(|s| s.id).collect())
 }
