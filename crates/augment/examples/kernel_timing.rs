@@ -21,7 +21,39 @@ fn time(name: &str, mut f: impl FnMut()) {
     println!("{name:28} {:9.2} us", best * 1e6);
 }
 
+fn batch_scaling() {
+    use twinscan_augment::{InputPlane, Pipeline};
+    let img: Vec<u8> = (0..128 * 128).map(|i| (i * 7 % 251) as u8).collect();
+    let inputs = vec![InputPlane::u8(128, 128, &img); 256];
+    let idx: Vec<u64> = (0..256).collect();
+    let mut a = vec![0.0f32; 256 * 128 * 128];
+    let mut b = a.clone();
+    for preset in ["study_barlow", "study_eval"] {
+        let p = Pipeline::preset(preset).unwrap();
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let mut best = f64::MAX;
+            for e in 0..15 {
+                let t = Instant::now();
+                pool.install(|| p.two_views_batch(&inputs, 1, e, &idx, &mut a, &mut b))
+                    .unwrap();
+                best = best.min(t.elapsed().as_secs_f64());
+            }
+            println!(
+                "{preset} {threads} thread(s): {:8.0} img/s (best of 15)",
+                512.0 / best
+            );
+        }
+    }
+}
+
 fn main() {
+    if std::env::args().nth(1).as_deref() == Some("batch") {
+        return batch_scaling();
+    }
     let n: usize = std::env::args().nth(1).map_or(128, |s| s.parse().unwrap());
     let src = Plane::from_vec(
         n,
