@@ -231,8 +231,14 @@ impl<'a> InputPlane<'a> {
         Ok(())
     }
 
-    /// Converts into `dst` (resized to `h × w`), mapping integers to [0, 1].
+    /// Converts into `dst` (resized to `h × w`), mapping integers to [0, 1]. Panics when the
+    /// pixel count is not `h × w` (call [`Self::validate`] on untrusted input first).
     pub fn load_into(&self, dst: &mut Plane) {
+        assert_eq!(
+            self.len(),
+            self.h * self.w,
+            "InputPlane pixel count must be h × w"
+        );
         dst.reshape_for_output(self.h, self.w);
         match self.pixels {
             Pixels::U8(d) => {
