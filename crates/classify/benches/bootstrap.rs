@@ -5,7 +5,8 @@
 //! ~15 % unknown labels), B = 1000 replicates (`evaluate/b1000`) and point metrics only
 //! (`evaluate/b0`). One thread.
 //!
-//! Run: `nice cargo bench -p twinscan-classify --bench bootstrap`.
+//! Run: `nice cargo bench -p twinscan-classify --bench bootstrap --profile release` (reuses the
+//! release build of burn that the tests use; the bench profile would rebuild it).
 
 use std::hint::black_box;
 use std::time::Duration;
