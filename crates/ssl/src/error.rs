@@ -57,6 +57,9 @@ pub enum SslError {
         /// The underlying error.
         source: serde_json::Error,
     },
+    /// Building or loading a model failed.
+    #[error(transparent)]
+    Models(#[from] twinscan_models::ModelsError),
     /// A tensor could not be read back from the device.
     #[error("reading {what} back from the device failed: {reason}")]
     TensorRead {

@@ -8,6 +8,7 @@
 //!   parameters excluded from weight decay and trust ratio and stepped with the biases' rate.
 //! - [`schedule`]: linear warm-up then cosine to `peak × 0.001`, a plain function of the step.
 //! - [`clip`]: global-norm gradient clipping with `torch.nn.utils.clip_grad_norm_` semantics.
+//! - [`step`]: encoder + projector ([`BarlowTwinsModel`]) and one training step ([`Trainer`]).
 //!
 //! All tensors are `burn::tensor::Tensor<D>` on a run-time [`burn::tensor::Device`]
 //! (`Device::flex()` on the CPU; `.autodiff()` for training).
@@ -17,6 +18,7 @@ pub mod error;
 pub mod lars;
 pub mod loss;
 pub mod schedule;
+pub mod step;
 
 pub use clip::{clip_global_norm, global_grad_norm};
 pub use error::{Result, SslError};
@@ -25,3 +27,4 @@ pub use loss::{
     BarlowTwinsLoss, BarlowTwinsLossConfig, BarlowTwinsOutput, CorrelationStrategy, embedding_std,
 };
 pub use schedule::{LrScaling, WarmupCosine};
+pub use step::{BarlowTwinsModel, StepStats, Trainer};
