@@ -82,6 +82,20 @@ fn thread_spread(
     (top / total, active)
 }
 
+/// Share of the CPU time spent by the main thread (thread id = process id).
+fn main_share(
+    before: &std::collections::HashMap<String, f64>,
+    after: &std::collections::HashMap<String, f64>,
+) -> f64 {
+    let pid = std::process::id().to_string();
+    let total: f64 = after
+        .iter()
+        .map(|(k, v)| v - before.get(k).copied().unwrap_or(0.0))
+        .sum();
+    let main = after.get(&pid).copied().unwrap_or(0.0) - before.get(&pid).copied().unwrap_or(0.0);
+    if total > 0.0 { main / total } else { f64::NAN }
+}
+
 fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -95,6 +109,8 @@ struct Timing {
     top_share: f64,
     /// Threads with ≥ 10 % of the CPU time.
     active: usize,
+    /// CPU share of the main thread (the serial part of the work).
+    main: f64,
 }
 
 /// Runs `step` warm-up + iters times; returns median images/s and CPU/wall over the timed runs.
@@ -111,13 +127,16 @@ fn measure(batch: usize, warmup: usize, iters: usize, mut step: impl FnMut()) ->
         secs.push(t.elapsed().as_secs_f64());
     }
     let cores = (cpu_seconds() - cpu0) / wall0.elapsed().as_secs_f64();
-    let (top_share, active) = thread_spread(&threads0, &thread_cpu());
+    let threads1 = thread_cpu();
+    let (top_share, active) = thread_spread(&threads0, &threads1);
+    let main = main_share(&threads0, &threads1);
     secs.sort_by(f64::total_cmp);
     Timing {
         img_s: batch as f64 / secs[secs.len() / 2],
         cores,
         top_share,
         active,
+        main,
     }
 }
 
@@ -264,6 +283,58 @@ fn bench_conv(device: &Device, name: &str, [n, cin, h, cout, k, stride]: [usize;
     );
 }
 
+/// Non-convolution work of a training step at the layer1 activation shape: BatchNorm
+/// (training statistics) + ReLU + residual add, forward and backward.
+fn bench_elementwise(device: &Device, shape: [usize; 4], iters: usize) {
+    use twinscan_models::burn::tensor::activation::relu;
+    use twinscan_models::burn::tensor::module::batch_norm_train;
+    let n = shape[0];
+    let c = shape[1];
+    let ad = device.clone().autodiff();
+    let x = Tensor::<4>::random(shape, Distribution::Default, &ad);
+    let r = Tensor::<4>::random(shape, Distribution::Default, &ad);
+    let gamma = Tensor::<1>::ones([c], &ad);
+    let beta = Tensor::<1>::zeros([c], &ad);
+    let fwd_bwd = measure(n, 1, iters, || {
+        let xr = x.clone().require_grad();
+        let out = batch_norm_train(xr.clone(), gamma.clone(), beta.clone(), 1e-5);
+        let y = relu(out.output + r.clone());
+        let grads = y.sum().backward();
+        let _ = xr.grad(&grads).map(|g| g.sum().into_scalar::<f32>());
+    });
+    let plain = x.clone().without_autodiff();
+    let rp = r.clone().without_autodiff();
+    let add = measure(n, 1, iters, || {
+        let y = relu(plain.clone() + rp.clone()).mul_scalar(2.0);
+        let _ = y.sum().into_scalar::<f32>();
+    });
+    let g4 = Tensor::<4>::ones([1, c, 1, 1], device);
+    let bcast = measure(n, 1, iters, || {
+        let y = plain.clone() * g4.clone();
+        let _ = y.sum().into_scalar::<f32>();
+    });
+    let ms = |t: &Timing| 1000.0 * n as f64 / t.img_s;
+    println!(
+        "| x * gamma[1,C,1,1] (broadcast) fwd {shape:?} | {:.1} ({:.2}; {:.0}% / {}; main {:.0}%) | | |",
+        ms(&bcast),
+        bcast.cores,
+        100.0 * bcast.top_share,
+        bcast.active,
+        100.0 * bcast.main
+    );
+    println!(
+        "| BN(train)+add+ReLU fwd+bwd {shape:?} | {:.1} ({:.2}; {:.0}% / {}) | add+ReLU+scale fwd only: {:.1} ({:.2}; {:.0}% / {}) | |",
+        ms(&fwd_bwd),
+        fwd_bwd.cores,
+        100.0 * fwd_bwd.top_share,
+        fwd_bwd.active,
+        ms(&add),
+        add.cores,
+        100.0 * add.top_share,
+        add.active
+    );
+}
+
 fn bench_ops(spec: DeviceSpec, batch: usize, size: usize, iters: usize) {
     let device = spec.device().unwrap_or_else(|e| panic!("{e}"));
     let s = size;
@@ -281,6 +352,7 @@ fn bench_ops(spec: DeviceSpec, batch: usize, size: usize, iters: usize) {
     ] {
         bench_conv(&device, name, shape, iters);
     }
+    bench_elementwise(&device, [batch, 64, s / 4, s / 4], iters);
     println!();
 }
 
@@ -316,15 +388,16 @@ fn main() {
         _ => "-".into(),
     };
     println!(
-        "| engine | forward img/s | train img/s | train CPU/wall | train busiest-thread share / threads | train vs torch(2 thr) |\n|---|---|---|---|---|---|"
+        "| engine | forward img/s | train img/s | train CPU/wall | train busiest-thread share / threads / main-thread share | train vs torch(2 thr) |\n|---|---|---|---|---|---|"
     );
     println!(
-        "| burn {spec} | {:.1} | {:.1} | {:.2} | {:.0}% / {} | {} |",
+        "| burn {spec} | {:.1} | {:.1} | {:.2} | {:.0}% / {} / {:.0}% | {} |",
         infer.img_s,
         train.img_s,
         train.cores,
         100.0 * train.top_share,
         train.active,
+        100.0 * train.main,
         ratio(train.img_s, reference.map(|r| r.train))
     );
     for r in &torch {
@@ -344,10 +417,11 @@ fn main() {
         );
     }
     println!(
-        "burn forward: CPU/wall {:.2}, busiest thread {:.0}% over {} threads; load after: {}",
+        "burn forward: CPU/wall {:.2}, busiest thread {:.0}% over {} threads, main thread {:.0}%; load after: {}",
         infer.cores,
         100.0 * infer.top_share,
         infer.active,
+        100.0 * infer.main,
         loadavg()
     );
 }
