@@ -51,7 +51,8 @@ fn main() -> ExitCode {
 /// under `--out`, never anything else).
 fn clear(dir: &Path) -> Result<(), String> {
     if dir.exists() {
-        std::fs::remove_dir_all(dir).map_err(|e| format!("{}: cannot remove: {e}", dir.display()))?;
+        std::fs::remove_dir_all(dir)
+            .map_err(|e| format!("{}: cannot remove: {e}", dir.display()))?;
     }
     Ok(())
 }
@@ -65,7 +66,11 @@ fn run(args: &Args) -> Result<(), String> {
     std::fs::create_dir_all(&args.out)
         .map_err(|e| format!("{}: cannot create: {e}", args.out.display()))?;
 
-    println!("[1/2] synthesising {} scans -> {}", args.scans, cohort.display());
+    println!(
+        "[1/2] synthesising {} scans -> {}",
+        args.scans,
+        cohort.display()
+    );
     let synth = SynthConfig {
         scans: args.scans,
         size: args.size,
