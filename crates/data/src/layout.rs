@@ -462,24 +462,14 @@ fn load_labelmap(src: &ScanSource, table: &StructureTable, root: &Path) -> Resul
     let labels = labels.into_labels()?;
     let masks = crate::labelmap::split_label_map(&labels, &label_table);
     let mut warnings = Vec::new();
-    let mut structures = Vec::new();
-    for (name, mask) in masks {
-        match table.canonical(&name) {
-            Some(c) => insert_structure(
-                &mut structures,
-                StructureCounts {
-                    name: c,
-                    source: format!("{} label {name}", label_path.display()),
-                    counts: canonical_slice_counts(&mask),
-                },
-                &src.dir,
-            )?,
-            None => warnings.push(format!(
-                "{}: label {name:?} is not a study structure name, skipped",
-                table_path.display()
-            )),
-        }
-    }
+    let structures = named_structures(
+        masks,
+        table,
+        (label_path, "label"),
+        &table_path,
+        &src.dir,
+        &mut warnings,
+    )?;
     Ok(LoadedScan {
         id: src.id.clone(),
         patient_id: None,
@@ -487,6 +477,40 @@ fn load_labelmap(src: &ScanSource, table: &StructureTable, root: &Path) -> Resul
         structures,
         warnings,
     })
+}
+
+/// Maps the masks of one file holding several structures (a label map, an RTSTRUCT) to
+/// canonical names and per-slice counts. `source` is that file and what it calls a
+/// structure ("label", "ROI"); names that are no study structure are skipped with a warning
+/// naming `names_from` (the file where the name was read).
+fn named_structures(
+    masks: Vec<(String, crate::Mask)>,
+    table: &StructureTable,
+    source: (&Path, &str),
+    names_from: &Path,
+    scan_dir: &Path,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<StructureCounts>> {
+    let (path, kind) = source;
+    let mut structures = Vec::new();
+    for (name, mask) in masks {
+        match table.canonical(&name) {
+            Some(c) => insert_structure(
+                &mut structures,
+                StructureCounts {
+                    name: c,
+                    source: format!("{} {kind} {name}", path.display()),
+                    counts: canonical_slice_counts(&mask),
+                },
+                scan_dir,
+            )?,
+            None => warnings.push(format!(
+                "{}: {kind} {name:?} is not a study structure name, skipped",
+                names_from.display()
+            )),
+        }
+    }
+    Ok(structures)
 }
 
 fn load_dicom(src: &ScanSource, table: &StructureTable) -> Result<LoadedScan> {
@@ -554,24 +578,14 @@ fn load_dicom(src: &ScanSource, table: &StructureTable) -> Result<LoadedScan> {
     };
     let rast = dicom::rasterize(&rt, &ct)?;
     let mut warnings = rast.warnings;
-    let mut structures = Vec::new();
-    for (name, mask) in rast.masks {
-        match table.canonical(&name) {
-            Some(c) => insert_structure(
-                &mut structures,
-                StructureCounts {
-                    name: c,
-                    source: format!("{} ROI {name}", rt_path.display()),
-                    counts: canonical_slice_counts(&mask),
-                },
-                &src.dir,
-            )?,
-            None => warnings.push(format!(
-                "{}: ROI {name:?} is not a study structure name, skipped",
-                rt_path.display()
-            )),
-        }
-    }
+    let structures = named_structures(
+        rast.masks,
+        table,
+        (rt_path, "ROI"),
+        rt_path,
+        &src.dir,
+        &mut warnings,
+    )?;
     let patient_id = ct.patient_id.clone().filter(|p| !p.trim().is_empty());
     Ok(LoadedScan {
         id: src.id.clone(),
