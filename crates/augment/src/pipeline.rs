@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::compose::Compose;
 use crate::error::{AugmentError, Result};
 use crate::plane::{InputPlane, Plane};
-use crate::transforms::{Params, Scratch};
+use crate::transforms::{Params, Scratch, Transform};
 
 /// Identifies one augmented view: the output for a key is identical whatever the thread count,
 /// batch composition or order.
@@ -162,6 +162,42 @@ impl Pipeline {
             b.validate()?;
         }
         Ok(())
+    }
+
+    /// The same pipeline with every size-setting transform (`Resize`, `StudyZoom`,
+    /// `RandomResizedCrop`, also inside `OneOf`) producing `height × width` instead of its
+    /// configured size, e.g. 64² for a quick CPU run of a 128² preset. Pixel-sized
+    /// parameters (cutout holes, blur kernels, elastic sigma) are left as they are.
+    ///
+    /// ```
+    /// use twinscan_augment::Pipeline;
+    /// let p = Pipeline::preset("study_barlow").unwrap().with_output_size(64, 64);
+    /// assert_eq!(p.output_shape(512, 512).unwrap(), (64, 64));
+    /// ```
+    pub fn with_output_size(mut self, height: usize, width: usize) -> Self {
+        fn resize_all(ts: &mut [Transform], height: usize, width: usize) {
+            for t in ts {
+                match t {
+                    Transform::Resize(r) => (r.height, r.width) = (height, width),
+                    Transform::StudyZoom(z) => (z.height, z.width) = (height, width),
+                    Transform::RandomResizedCrop(c) => (c.height, c.width) = (height, width),
+                    Transform::OneOf(o) => resize_all(&mut o.transforms, height, width),
+                    _ => {}
+                }
+            }
+        }
+        resize_all(&mut self.view_a.transforms, height, width);
+        if let Some(b) = &mut self.view_b {
+            resize_all(&mut b.transforms, height, width);
+        }
+        self
+    }
+
+    /// The same pipeline writing `channels` copies of the augmented grey plane (3 for
+    /// ImageNet-shaped encoders).
+    pub fn with_channels(mut self, channels: usize) -> Self {
+        self.channels = channels;
+        self
     }
 
     /// The transforms of view `v` (0 → `view_a`; 1 → `view_b`, or `view_a` if absent).

@@ -18,7 +18,7 @@
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
-use twinscan_models::weights::{self, LoadOptions, LoadReport};
+use twinscan_models::weights::LoadReport;
 use twinscan_models::{ResNet, ResNetConfig};
 
 use crate::error::{ClassifyError, Result};
@@ -110,17 +110,13 @@ impl ClassifierConfig {
                 context: "building the encoder".into(),
                 source,
             })?;
-        let report = match self.init.path() {
-            None => None,
-            Some(path) => Some(
-                weights::load(&mut encoder, path, &LoadOptions::ignore_head()).map_err(
-                    |source| ClassifyError::Model {
-                        context: format!("loading backbone {}", self.init),
-                        source,
-                    },
-                )?,
-            ),
-        };
+        let report = self
+            .init
+            .load_into(&mut encoder)
+            .map_err(|source| ClassifyError::Model {
+                context: format!("loading backbone {}", self.init),
+                source,
+            })?;
         Ok((Classifier { encoder, head }.with_mode(self.mode), report))
     }
 }

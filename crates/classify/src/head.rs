@@ -9,7 +9,6 @@
 //!   or `finetune`.
 
 use std::fmt;
-use std::path::PathBuf;
 use std::str::FromStr;
 
 use burn::module::{Module, Param};
@@ -187,87 +186,7 @@ impl TriStateHead {
     }
 }
 
-/// Where the backbone's initial weights come from.
-///
-/// Parsed from and written as `random`, `imagenet:FILE` or `barlow:FILE` (also in serde).
-///
-/// ```
-/// use twinscan_classify::head::BackboneInit;
-/// let init: BackboneInit = "imagenet:weights/resnet18.pth".parse().unwrap();
-/// assert_eq!(init, BackboneInit::ImageNet("weights/resnet18.pth".into()));
-/// assert_eq!(init.to_string(), "imagenet:weights/resnet18.pth");
-/// assert!("barlow:".parse::<BackboneInit>().is_err());
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub enum BackboneInit {
-    /// torchvision's random initialisation.
-    Random,
-    /// torchvision ImageNet weights (`.pth` or `.safetensors`; the `fc` head is ignored).
-    ImageNet(PathBuf),
-    /// A twinscan Barlow Twins encoder export (torchvision-named `.safetensors` or `.pth`).
-    Barlow(PathBuf),
-}
-
-impl BackboneInit {
-    /// The weight file, if any.
-    pub fn path(&self) -> Option<&std::path::Path> {
-        match self {
-            Self::Random => None,
-            Self::ImageNet(p) | Self::Barlow(p) => Some(p),
-        }
-    }
-}
-
-impl FromStr for BackboneInit {
-    type Err = ClassifyError;
-
-    fn from_str(s: &str) -> Result<Self> {
-        let bad = |message: String| ClassifyError::config("backbone init", message);
-        if s == "random" {
-            return Ok(Self::Random);
-        }
-        let (kind, file) = s.split_once(':').ok_or_else(|| {
-            bad(format!(
-                "{s:?} is not `random`, `imagenet:FILE` or `barlow:FILE`"
-            ))
-        })?;
-        if file.is_empty() {
-            return Err(bad(format!("{s:?} names no file after `{kind}:`")));
-        }
-        match kind {
-            "imagenet" => Ok(Self::ImageNet(file.into())),
-            "barlow" => Ok(Self::Barlow(file.into())),
-            _ => Err(bad(format!(
-                "unknown kind {kind:?} in {s:?} (expected random, imagenet:FILE or barlow:FILE)"
-            ))),
-        }
-    }
-}
-
-impl TryFrom<String> for BackboneInit {
-    type Error = ClassifyError;
-
-    fn try_from(s: String) -> Result<Self> {
-        s.parse()
-    }
-}
-
-impl From<BackboneInit> for String {
-    fn from(b: BackboneInit) -> String {
-        b.to_string()
-    }
-}
-
-impl fmt::Display for BackboneInit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Random => write!(f, "random"),
-            Self::ImageNet(p) => write!(f, "imagenet:{}", p.display()),
-            Self::Barlow(p) => write!(f, "barlow:{}", p.display()),
-        }
-    }
-}
+pub use twinscan_models::BackboneInit;
 
 /// Whether the backbone trains.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -311,25 +230,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parse_and_serde_round_trip() {
-        for (s, v) in [
-            ("random", BackboneInit::Random),
-            ("imagenet:a/b.pth", BackboneInit::ImageNet("a/b.pth".into())),
-            (
-                "barlow:c:d.safetensors",
-                BackboneInit::Barlow("c:d.safetensors".into()),
-            ),
-        ] {
-            assert_eq!(s.parse::<BackboneInit>().unwrap(), v);
-            let json = serde_json::to_string(&v).unwrap();
-            assert_eq!(json, format!("\"{s}\""));
-            assert_eq!(serde_json::from_str::<BackboneInit>(&json).unwrap(), v);
-        }
-        for bad in ["", "Random", "imagenet", "imagenet:", "simclr:x.pth"] {
-            let e = bad.parse::<BackboneInit>().unwrap_err();
-            assert!(matches!(e, ClassifyError::Config { .. }), "{bad}: {e}");
-        }
-        assert!(serde_json::from_str::<BackboneInit>("\"moco:x\"").is_err());
+    fn mode_parse_and_serde() {
         assert_eq!("finetuned".parse::<Mode>().unwrap(), Mode::Finetune);
         assert_eq!(serde_json::to_string(&Mode::Frozen).unwrap(), "\"frozen\"");
         assert!("train".parse::<Mode>().is_err());

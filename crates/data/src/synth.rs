@@ -1164,3 +1164,25 @@ pub fn synthesise_ct_for_masks(
     }
     Ok(scans.into_iter().map(|s| s.id).collect())
 }
+
+/// Synthesises a cohort under `dir/cohort` (NRRD, DeepMind layout) and prepares it into
+/// `dir/prepared` at `slice_size`² with the default window and a patient-level split; returns
+/// the prepared folder. The fixture of the ssl / classify tests and of the quickstart.
+///
+/// # Errors
+/// As [`write_cohort`] and [`crate::prepare::prepare`].
+pub fn write_prepared_cohort(
+    dir: &Path,
+    config: &SynthConfig,
+    slice_size: usize,
+) -> Result<PathBuf> {
+    let cohort = dir.join("cohort");
+    let prepared = dir.join("prepared");
+    write_cohort(&cohort, config, SynthFormat::Nrrd)?;
+    let mut cfg = crate::prepare::PrepareConfig::new(&cohort, &prepared);
+    cfg.size = slice_size;
+    cfg.seed = config.seed;
+    cfg.png_bit_depth = None;
+    crate::prepare::prepare(&cfg, &|_| {})?;
+    Ok(prepared)
+}

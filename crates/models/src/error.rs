@@ -81,6 +81,14 @@ pub enum ModelsError {
         /// The underlying problem.
         message: String,
     },
+    /// A backbone initialisation string that is not `random`, `imagenet:FILE` or `barlow:FILE`.
+    #[error("invalid backbone init '{spec}': {reason}")]
+    InvalidInit {
+        /// The string as given.
+        spec: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// An image buffer whose length or values do not fit the declared shape.
     #[error("invalid image batch: {0}")]
     InvalidBatch(String),

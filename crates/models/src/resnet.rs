@@ -281,7 +281,12 @@ impl ResidualBlock {
         let out = planes * kind.expansion();
         let bn = |c: usize| BatchNormConfig::new(c).init(device);
         let zero = |mut b: BatchNorm| {
-            b.gamma = b.gamma.map(|g| g.zeros_like());
+            // `zeros_like` returns a tensor without gradient tracking: keep the parameter
+            // trainable (torchvision's zero-initialised gamma trains like any other).
+            b.gamma = b.gamma.map(|g| {
+                let trainable = g.is_require_grad();
+                g.zeros_like().set_require_grad(trainable)
+            });
             b
         };
         let downsample = (stride != 1 || inplanes != out).then(|| Downsample {

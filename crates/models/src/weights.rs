@@ -21,6 +21,7 @@
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
 
+use burn::module::Module;
 use burn::store::{
     ApplyResult, BurnToPyTorchAdapter, ModuleSnapshot, ModuleStore, PyTorchToBurnAdapter,
     PytorchStore, SafetensorsStore,
@@ -243,7 +244,10 @@ where
 /// when complete; an existing file is replaced.
 pub fn export_encoder_safetensors(model: &ResNet, path: impl AsRef<Path>) -> Result<()> {
     let path = path.as_ref();
-    let encoder = model.clone().without_head();
+    // `valid()` folds pending BatchNorm running-statistic updates into the saved values (burn's
+    // `RunningState` keeps the newest update per thread until synced; a plain visit would
+    // export statistics one training step old).
+    let encoder = model.valid().without_head();
     let mut store = SafetensorsStore::from_file(path)
         .with_to_adapter(BurnToPyTorchAdapter)
         .overwrite(true);

@@ -158,3 +158,36 @@ fn feature_widths_and_presets() {
     assert_eq!(m.forward_features(x.clone()).dims(), [2, 2048]);
     assert_eq!(m.forward(x).dims(), [2, 3]);
 }
+
+/// The zero-initialised gammas must still train: with `zero_init_residual` every block's last
+/// BatchNorm gamma gets a gradient on an autodiff device (a regression: a gamma built with
+/// `zeros_like` had lost gradient tracking, so it never left 0).
+#[test]
+fn zero_initialised_gammas_are_trainable() {
+    use burn::optim::GradientsParams;
+    let device = Device::flex().autodiff();
+    let model = ResNetConfig::resnet10()
+        .with_in_channels(1)
+        .with_zero_init_residual(true)
+        .init(&device)
+        .unwrap();
+    let x = Tensor::<4>::random(
+        [4, 1, 32, 32],
+        burn::tensor::Distribution::Normal(0.0, 1.0),
+        &device,
+    );
+    let loss = model.forward_features(x).square().sum();
+    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    for (i, block) in model.blocks().enumerate() {
+        let gamma = &block.last_bn().gamma;
+        assert!(
+            gamma.val().is_require_grad(),
+            "block {i}: gamma not trainable"
+        );
+        let g = grads
+            .get::<1>(gamma.id)
+            .unwrap_or_else(|| panic!("block {i}: no gradient for the zero-initialised gamma"));
+        let norm: f32 = g.square().sum().into_scalar::<f32>();
+        assert!(norm > 0.0, "block {i}: zero gradient");
+    }
+}

@@ -60,6 +60,50 @@ pub enum SslError {
     /// Building or loading a model failed.
     #[error(transparent)]
     Models(#[from] twinscan_models::ModelsError),
+    /// An augmentation pipeline could not be built or applied.
+    #[error(transparent)]
+    Augment(#[from] twinscan_augment::AugmentError),
+    /// The prepared dataset could not be opened or read.
+    #[error(transparent)]
+    Data(#[from] twinscan_data::DataError),
+    /// The dataset cannot feed this run (e.g. fewer train slices than one batch).
+    #[error("dataset {path}: {reason}")]
+    Dataset {
+        /// The prepared dataset folder.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A checkpoint could not be written or read back.
+    #[error("checkpoint {path}: {reason}")]
+    Checkpoint {
+        /// The checkpoint folder or file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// `--resume` with a configuration that differs from the one the run started with.
+    #[error(
+        "cannot resume {path}: the configuration differs from the run's in {fields:?} \
+         (resume with the same settings, or start a new --out folder)"
+    )]
+    ResumeMismatch {
+        /// The run's `config.json`.
+        path: PathBuf,
+        /// The top-level fields that differ.
+        fields: Vec<String>,
+    },
+    /// Training stopped on a NaN or infinite value; the last good checkpoint is kept.
+    #[error("{source}; training stopped, last good checkpoint: {}", last_checkpoint.as_ref().map_or("none (no epoch finished)".to_string(), |p| p.display().to_string()))]
+    Diverged {
+        /// The non-finite value.
+        source: Box<SslError>,
+        /// The newest complete checkpoint, untouched.
+        last_checkpoint: Option<PathBuf>,
+    },
+    /// The background augmentation thread failed.
+    #[error("augmentation worker: {0}")]
+    Worker(String),
     /// A tensor could not be read back from the device.
     #[error("reading {what} back from the device failed: {reason}")]
     TensorRead {

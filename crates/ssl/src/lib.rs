@@ -9,18 +9,29 @@
 //! - [`schedule`]: linear warm-up then cosine to `peak × 0.001`, a plain function of the step.
 //! - [`clip`]: global-norm gradient clipping with `torch.nn.utils.clip_grad_norm_` semantics.
 //! - [`step`]: encoder + projector ([`BarlowTwinsModel`]) and one training step ([`Trainer`]).
+//! - [`pretrain`]: the loop over a prepared dataset ([`pretrain::pretrain`]): two views
+//!   augmented on a background thread ([`loader`]), atomic per-epoch [`checkpoint`]s,
+//!   bit-identical `resume` on the CPU, a JSON-lines log, the [`knn`] probe, and the encoder
+//!   exported with torchvision key names. [`PretrainConfig`] holds every setting.
 //!
 //! All tensors are `burn::tensor::Tensor<D>` on a run-time [`burn::tensor::Device`]
 //! (`Device::flex()` on the CPU; `.autodiff()` for training).
 
+pub mod checkpoint;
+pub mod cli;
 pub mod clip;
+pub mod config;
 pub mod error;
+pub mod knn;
 pub mod lars;
+pub mod loader;
 pub mod loss;
+pub mod pretrain;
 pub mod schedule;
 pub mod step;
 
 pub use clip::{clip_global_norm, global_grad_norm};
+pub use config::PretrainConfig;
 pub use error::{Result, SslError};
 pub use lars::{Lars, LarsConfig, LarsState};
 pub use loss::{

@@ -1,0 +1,188 @@
+//! The `pretrain` example's command line (clap), kept in the library so that parsing and the
+//! flag-to-config mapping are tested without running the binary.
+//!
+//! ```
+//! use clap::Parser;
+//! use twinscan_ssl::cli::PretrainArgs;
+//! let a = PretrainArgs::try_parse_from(["pretrain", "--data", "d", "--out", "o",
+//!     "--augment", "only:elastic", "--epochs", "5", "--batch-size", "32"]).unwrap();
+//! let c = a.config(None).unwrap();
+//! assert_eq!((c.augment.as_str(), c.epochs, c.batch_size), ("only:elastic", 5, 32));
+//! assert_eq!(c.projector, "512-8192-8192-8192"); // the study's default
+//! assert!(PretrainArgs::try_parse_from(["pretrain", "--data", "d", "--out", "o", "--epochz", "1"]).is_err());
+//! ```
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use twinscan_models::{BackboneInit, DeviceSpec};
+
+use crate::config::PretrainConfig;
+use crate::error::{Result, SslError};
+use crate::schedule::LrScaling;
+
+/// Barlow Twins pretraining of a ResNet encoder on a prepared CT slice dataset.
+///
+/// Defaults are the study's settings (ResNet-18, 128², study_barlow, projector
+/// 512-8192-8192-8192, LARS with the fixed multiplier 8, batch 256, 100 epochs).
+#[derive(Parser, Debug, Clone)]
+#[command(name = "pretrain", version, about)]
+pub struct PretrainArgs {
+    /// A folder written by the `prepare` example (its train split is used).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Output folder: config.json, log.jsonl, checkpoints/, encoder.safetensors.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Continue the run in --out from its newest checkpoint (other flags must match it).
+    #[arg(long)]
+    pub resume: bool,
+    /// Encoder: resnet10, resnet18, resnet34, resnet50, resnet101.
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// Augmentation preset (study_barlow, only:elastic, only:crop, only:blur, only:cutout,
+    /// only:color_jitter, only:sharpen, byol) or a pipeline .toml/.json file.
+    #[arg(long)]
+    pub augment: Option<String>,
+    /// Projector spec, e.g. 512-8192-8192-8192.
+    #[arg(long)]
+    pub projector: Option<String>,
+    /// Epochs.
+    #[arg(long)]
+    pub epochs: Option<u64>,
+    /// Images per step (two views each).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Encoder initialisation: random, imagenet:FILE or barlow:FILE.
+    #[arg(long)]
+    pub init: Option<String>,
+    /// Side of the network input in pixels.
+    #[arg(long)]
+    pub image_size: Option<usize>,
+    /// Encoder input channels (3 = grey replicated, ImageNet-compatible; or 1).
+    #[arg(long)]
+    pub in_channels: Option<usize>,
+    /// Learning-rate base: `paper` (batch/256) or `fixed:B` (the study: fixed:8).
+    #[arg(long)]
+    pub lr_scaling: Option<String>,
+    /// Linear warm-up epochs.
+    #[arg(long)]
+    pub warmup_epochs: Option<u64>,
+    /// Off-diagonal weight λ.
+    #[arg(long)]
+    pub lambda: Option<f64>,
+    /// Cap on steps per epoch (quick runs).
+    #[arg(long)]
+    pub max_steps_per_epoch: Option<u64>,
+    /// Run the kNN probe (k = 20, cosine) on the validation split every N epochs (0 = off).
+    #[arg(long)]
+    pub knn_every: Option<u64>,
+    /// Seed of initialisation, epoch order and augmentation.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Device: cpu (default), wgpu, vulkan, tch, cuda[:N]; also TWINSCAN_DEVICE.
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Stop once this many epochs are done (continue later with --resume).
+    #[arg(long)]
+    pub stop_after: Option<u64>,
+    /// No progress bar (log lines only).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Parses `paper` or `fixed:B`.
+///
+/// # Errors
+/// [`SslError::InvalidConfig`] for anything else.
+pub fn parse_lr_scaling(s: &str) -> Result<LrScaling> {
+    if s == "paper" {
+        return Ok(LrScaling::Paper);
+    }
+    s.strip_prefix("fixed:")
+        .and_then(|b| b.parse::<f64>().ok())
+        .map(LrScaling::Fixed)
+        .ok_or_else(|| SslError::InvalidConfig {
+            field: "lr_scaling",
+            reason: format!("{s:?} is not `paper` or `fixed:B` (e.g. fixed:8)"),
+        })
+}
+
+impl PretrainArgs {
+    /// The configuration: `base` (a resumed run's saved configuration) or the study's, with
+    /// every flag given on the command line applied on top.
+    ///
+    /// # Errors
+    /// Unparsable `--init` / `--lr-scaling`, or an invalid result.
+    pub fn config(&self, base: Option<PretrainConfig>) -> Result<PretrainConfig> {
+        let mut c = base.unwrap_or_else(PretrainConfig::study);
+        if let Some(v) = &self.arch {
+            c.arch = v.clone();
+        }
+        if let Some(v) = &self.augment {
+            c.augment = v.clone();
+        }
+        if let Some(v) = &self.projector {
+            c.projector = v.clone();
+        }
+        if let Some(v) = self.epochs {
+            c.epochs = v;
+        }
+        if let Some(v) = self.batch_size {
+            c.batch_size = v;
+        }
+        if let Some(v) = &self.init {
+            c.init = v.parse::<BackboneInit>()?;
+        }
+        if let Some(v) = self.image_size {
+            c.image_size = v;
+        }
+        if let Some(v) = self.in_channels {
+            c.in_channels = v;
+        }
+        if let Some(v) = &self.lr_scaling {
+            c.lr_scaling = parse_lr_scaling(v)?;
+        }
+        if let Some(v) = self.warmup_epochs {
+            c.warmup_epochs = v;
+        }
+        if let Some(v) = self.lambda {
+            c.loss.lambda = v;
+        }
+        if self.max_steps_per_epoch.is_some() {
+            c.max_steps_per_epoch = self.max_steps_per_epoch;
+        }
+        if let Some(v) = self.knn_every {
+            c.knn_every = v;
+        }
+        if let Some(v) = self.seed {
+            c.seed = v;
+        }
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// The device of `--device` / `TWINSCAN_DEVICE` (CPU when neither is set).
+    ///
+    /// # Errors
+    /// An unknown device, one not compiled in (the error names the cargo feature), or several
+    /// devices: data-parallel Barlow Twins is not implemented (see docs/ssl.md).
+    pub fn device(&self) -> Result<burn::tensor::Device> {
+        let env = std::env::var(twinscan_models::DEVICE_ENV).ok();
+        let spec = self.device.as_deref().or(env.as_deref());
+        if let Some(s) = spec
+            && s.contains(',')
+        {
+            return Err(SslError::InvalidConfig {
+                field: "device",
+                reason: format!(
+                    "{s:?} names several devices: data-parallel Barlow Twins (the \
+                     cross-correlation summed over devices through a differentiable \
+                     all-reduce) is not implemented in twinscan yet; pass one device \
+                     (see docs/ssl.md, Multi-device)"
+                ),
+            });
+        }
+        Ok(DeviceSpec::resolve(self.device.as_deref(), env.as_deref())?.device()?)
+    }
+}

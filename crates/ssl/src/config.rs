@@ -1,0 +1,201 @@
+//! The full, serialisable configuration of a pretraining run.
+
+use serde::{Deserialize, Serialize};
+use twinscan_augment::Pipeline;
+use twinscan_models::{BackboneInit, ProjectorConfig, ResNetConfig};
+
+use crate::error::{Result, SslError};
+use crate::lars::LarsConfig;
+use crate::loss::BarlowTwinsLossConfig;
+use crate::schedule::LrScaling;
+
+/// Everything that determines a pretraining run's result (with the dataset). Written to
+/// `config.json` and into every checkpoint; a resumed run must use the same values.
+///
+/// ```
+/// use twinscan_ssl::PretrainConfig;
+/// let study = PretrainConfig::study();
+/// assert_eq!(study.projector, "512-8192-8192-8192");
+/// assert_eq!(study.batch_size, 256);
+/// study.validate().unwrap();
+/// let json = serde_json::to_string(&study).unwrap();
+/// assert_eq!(serde_json::from_str::<PretrainConfig>(&json).unwrap(), study);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PretrainConfig {
+    /// Encoder preset: resnet10, resnet18, resnet34, resnet50, resnet101.
+    pub arch: String,
+    /// Input channels of the encoder (3: the grey plane replicated, ImageNet-compatible).
+    pub in_channels: usize,
+    /// Side of the square network input (the study: 128); the augmentation preset's resize
+    /// and crops are set to it.
+    pub image_size: usize,
+    /// Augmentation preset name (`study_barlow`, `only:elastic`, `byol`, ...) or a TOML/JSON
+    /// pipeline file.
+    pub augment: String,
+    /// Projector spec, `512-8192-8192-8192` in the study.
+    pub projector: String,
+    /// Where the encoder starts: `random`, `imagenet:FILE` or `barlow:FILE`.
+    pub init: BackboneInit,
+    /// torchvision's `zero_init_residual` for a random encoder (the reference: true).
+    pub zero_init_residual: bool,
+    /// Epochs (passes over the train split).
+    pub epochs: u64,
+    /// Images per step (each in two views).
+    pub batch_size: usize,
+    /// Cap on steps per epoch (`None`: the whole train split, incomplete last batch dropped).
+    #[serde(default)]
+    pub max_steps_per_epoch: Option<u64>,
+    /// The loss (λ, eps).
+    pub loss: BarlowTwinsLossConfig,
+    /// LARS hyper-parameters.
+    pub lars: LarsConfig,
+    /// Base multiplier of the schedule: `paper` (batch/256) or `{"fixed": 8.0}` (the study).
+    pub lr_scaling: LrScaling,
+    /// Linear warm-up epochs.
+    pub warmup_epochs: u64,
+    /// The cosine ends at `peak × end_factor` (0.001).
+    pub end_factor: f64,
+    /// Global gradient-norm clip (the study: 1.0); `None` = off.
+    pub clip_norm: Option<f64>,
+    /// Seed of the model initialisation, the epoch order and every augmentation.
+    pub seed: u64,
+    /// Run the kNN probe every this many epochs (0 = never).
+    pub knn_every: u64,
+    /// Neighbours of the kNN probe (20).
+    pub knn_k: usize,
+    /// Checkpoints kept on disk (the newest ones; at least 1).
+    pub keep_checkpoints: usize,
+    /// Augmented batches prepared ahead of the training step.
+    pub prefetch: usize,
+}
+
+impl PretrainConfig {
+    /// The study's settings: ResNet-18, 3×128×128, `study_barlow`, projector
+    /// `512-8192-8192-8192`, λ 0.0051, LARS (0.002 / 0.000048, wd 1e-6, η 0.001, momentum 0.9)
+    /// with the fixed multiplier 8, 10 warm-up epochs, clip 1, batch 256, 100 epochs.
+    pub fn study() -> Self {
+        Self {
+            arch: "resnet18".into(),
+            in_channels: 3,
+            image_size: 128,
+            augment: "study_barlow".into(),
+            projector: "512-8192-8192-8192".into(),
+            init: BackboneInit::Random,
+            zero_init_residual: true,
+            epochs: 100,
+            batch_size: 256,
+            max_steps_per_epoch: None,
+            loss: BarlowTwinsLossConfig::default(),
+            lars: LarsConfig::study(),
+            lr_scaling: LrScaling::Fixed(8.0),
+            warmup_epochs: 10,
+            end_factor: 0.001,
+            clip_norm: Some(1.0),
+            seed: 0,
+            knn_every: 0,
+            knn_k: 20,
+            keep_checkpoints: 2,
+            prefetch: 2,
+        }
+    }
+
+    /// The encoder's architecture.
+    ///
+    /// # Errors
+    /// [`SslError::Models`] for an unknown `arch`.
+    pub fn encoder(&self) -> Result<ResNetConfig> {
+        Ok(ResNetConfig::preset(&self.arch)?
+            .with_in_channels(self.in_channels)
+            .with_num_classes(None)
+            .with_zero_init_residual(self.zero_init_residual))
+    }
+
+    /// The projector, its input width checked against the encoder.
+    ///
+    /// # Errors
+    /// [`SslError::Models`] for a spec that does not parse or does not fit the encoder.
+    pub fn projector(&self) -> Result<ProjectorConfig> {
+        let p = ProjectorConfig::parse(&self.projector)?;
+        p.check_input_width(self.encoder()?.feature_dim())?;
+        Ok(p)
+    }
+
+    /// The augmentation pipeline at `image_size`² with `in_channels` output channels.
+    ///
+    /// # Errors
+    /// [`SslError::Augment`] for an unknown preset or an unreadable pipeline file.
+    pub fn pipeline(&self) -> Result<Pipeline> {
+        Ok(Pipeline::from_name_or_path(&self.augment)?
+            .with_output_size(self.image_size, self.image_size)
+            .with_channels(self.in_channels))
+    }
+
+    /// Checks every field (and that the architecture, projector and pipeline build).
+    ///
+    /// # Errors
+    /// [`SslError::InvalidConfig`] naming the first bad field, or the error of the part that
+    /// does not build.
+    pub fn validate(&self) -> Result<()> {
+        let bad =
+            |field: &'static str, reason: String| Err(SslError::InvalidConfig { field, reason });
+        if self.epochs == 0 {
+            return bad("epochs", "must be > 0".into());
+        }
+        if self.batch_size < 2 {
+            return bad(
+                "batch_size",
+                format!("must be >= 2 (batch statistics), got {}", self.batch_size),
+            );
+        }
+        if !(1..=4).contains(&self.in_channels) {
+            return bad(
+                "in_channels",
+                format!("must be 1..=4, got {}", self.in_channels),
+            );
+        }
+        if self.image_size < 32 {
+            return bad(
+                "image_size",
+                format!("must be >= 32, got {}", self.image_size),
+            );
+        }
+        if self.max_steps_per_epoch == Some(0) {
+            return bad("max_steps_per_epoch", "must be > 0 when set".into());
+        }
+        if let Some(c) = self.clip_norm
+            && !(c.is_finite() && c > 0.0)
+        {
+            return bad("clip_norm", format!("must be finite and > 0, got {c}"));
+        }
+        if !(self.end_factor.is_finite() && self.end_factor >= 0.0) {
+            return bad(
+                "end_factor",
+                format!("must be finite and >= 0, got {}", self.end_factor),
+            );
+        }
+        if self.knn_every > 0 && self.knn_k == 0 {
+            return bad("knn_k", "must be > 0 when the probe is on".into());
+        }
+        if self.keep_checkpoints == 0 {
+            return bad("keep_checkpoints", "must be >= 1".into());
+        }
+        if self.prefetch == 0 {
+            return bad("prefetch", "must be >= 1".into());
+        }
+        if let LrScaling::Fixed(b) = self.lr_scaling
+            && !(b.is_finite() && b >= 0.0)
+        {
+            return bad(
+                "lr_scaling",
+                format!("fixed base must be finite and >= 0, got {b}"),
+            );
+        }
+        self.lars.validate()?;
+        self.loss.init()?;
+        self.projector()?;
+        self.pipeline()?.validate()?;
+        Ok(())
+    }
+}

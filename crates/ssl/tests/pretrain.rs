@@ -1,0 +1,301 @@
+//! The pretraining loop end to end on a small synthetic cohort: the loss falls, resuming is
+//! bit-identical on the CPU, an interrupted checkpoint write leaves the previous checkpoint
+//! loadable, divergence stops with the last good checkpoint named, and bad input is refused.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use burn::tensor::Device;
+use twinscan_data::synth::{SynthConfig, write_prepared_cohort};
+use twinscan_ssl::checkpoint;
+use twinscan_ssl::pretrain::{PretrainRun, files, pretrain};
+use twinscan_ssl::{LrScaling, PretrainConfig, SslError};
+
+/// One prepared cohort shared by the tests (4 scans, 64² slices).
+fn cohort() -> &'static Path {
+    static DIR: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    &DIR.get_or_init(|| {
+        let tmp = tempfile::tempdir().unwrap();
+        let cfg = SynthConfig {
+            scans: 4,
+            size: 64,
+            seed: 3,
+            ..SynthConfig::default()
+        };
+        let prepared = write_prepared_cohort(tmp.path(), &cfg, 64).unwrap();
+        (tmp, prepared)
+    })
+    .1
+}
+
+/// A CPU-sized configuration: ResNet-10 at 32², projector 512-128-128, batch 16.
+fn tiny(epochs: u64) -> PretrainConfig {
+    PretrainConfig {
+        arch: "resnet10".into(),
+        in_channels: 1,
+        image_size: 32,
+        projector: "512-128-128".into(),
+        epochs,
+        batch_size: 16,
+        max_steps_per_epoch: Some(4),
+        lr_scaling: LrScaling::Fixed(1.0),
+        // A relative update of ~1 % per step (η 0.001 × 5) so a few steps show learning.
+        lars: twinscan_ssl::LarsConfig {
+            lr_weights: 5.0,
+            lr_biases: 0.005,
+            ..Default::default()
+        },
+        warmup_epochs: 0,
+        seed: 11,
+        ..PretrainConfig::study()
+    }
+}
+
+fn run(out: &Path, config: PretrainConfig, resume: bool) -> PretrainRun {
+    PretrainRun {
+        data: cohort().to_path_buf(),
+        out: out.to_path_buf(),
+        config,
+        device: Device::flex(),
+        resume,
+    }
+}
+
+#[test]
+fn loss_falls_and_outputs_are_complete() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("bt");
+    let mut cfg = tiny(4);
+    cfg.knn_every = 2;
+    cfg.knn_k = 5;
+    let summary = pretrain(&run(&out, cfg, false), &mut |_| {}).unwrap();
+    let l = &summary.epoch_losses;
+    println!("epoch losses {l:?}");
+    assert_eq!(l.len(), 4);
+    assert!(l[3] < l[0], "loss did not fall over 4 epochs: {l:?}");
+    assert_eq!(summary.steps, 16);
+    for f in [files::CONFIG, files::LOG, files::ENCODER] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    // One step line per step, one epoch line per epoch, the probe on epochs 2 and 4.
+    let log = fs::read_to_string(out.join(files::LOG)).unwrap();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let steps = lines.iter().filter(|v| v["kind"] == "step").count();
+    let epochs: Vec<_> = lines.iter().filter(|v| v["kind"] == "epoch").collect();
+    assert_eq!((steps, epochs.len()), (16, 4));
+    for key in [
+        "loss",
+        "on_diag",
+        "off_diag",
+        "embedding_std",
+        "lr_weights",
+        "lr_biases",
+        "images_per_s",
+    ] {
+        assert!(lines[0][key].is_number(), "{key} not logged: {}", lines[0]);
+    }
+    assert!(epochs[0]["knn"].is_null() && epochs[1]["knn"]["accuracy"].is_number());
+    // keep_checkpoints = 2
+    let kept = checkpoint::list(&out.join(files::CHECKPOINTS)).unwrap();
+    assert_eq!(
+        kept.iter().map(|c| c.state.epochs_done).collect::<Vec<_>>(),
+        vec![3, 4]
+    );
+    // The export loads back as a torchvision-named encoder.
+    let mut enc = tiny(1).encoder().unwrap().init(&Device::flex()).unwrap();
+    twinscan_models::weights::load(
+        &mut enc,
+        summary.encoder.as_ref().unwrap(),
+        &twinscan_models::weights::LoadOptions::strict(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn resume_is_bit_identical_to_an_uninterrupted_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let whole = tmp.path().join("whole");
+    let parts = tmp.path().join("parts");
+    pretrain(&run(&whole, tiny(3), false), &mut |_| {}).unwrap();
+
+    // "Interrupt" after epoch 1: a run of the same config stopped there, as a kill after the
+    // checkpoint would leave it, plus a half-written log line of the next epoch.
+    let mut stop = run(&parts, tiny(3), false);
+    stop.config.epochs = 3;
+    let first = twinscan_ssl::pretrain::pretrain_until(&stop, 1, &mut |_| {}).unwrap();
+    assert_eq!(first.epochs_done, 1);
+    fs::OpenOptions::new()
+        .append(true)
+        .open(parts.join(files::LOG))
+        .and_then(|mut f| std::io::Write::write_all(&mut f, b"{\"kind\":\"step\",\"epo"))
+        .unwrap();
+    let resumed = pretrain(&run(&parts, tiny(3), true), &mut |_| {}).unwrap();
+    assert_eq!(resumed.resumed_at, Some(1));
+
+    // The logs agree on every loss (timings aside).
+    let losses = |d: &Path| -> Vec<f64> {
+        fs::read_to_string(d.join(files::LOG))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|v| v["kind"] == "step")
+            .map(|v| v["loss"].as_f64().unwrap())
+            .collect()
+    };
+    assert_eq!(losses(&whole), losses(&parts));
+    // The exported encoders hold the same tensors (the files' headers carry per-process
+    // parameter ids, so their bytes are not compared).
+    let encoder = |d: &Path| {
+        let mut enc = tiny(1).encoder().unwrap().init(&Device::flex()).unwrap();
+        twinscan_models::weights::load(
+            &mut enc,
+            d.join(files::ENCODER),
+            &twinscan_models::weights::LoadOptions::strict(),
+        )
+        .unwrap();
+        tensors(&enc)
+    };
+    assert!(
+        encoder(&whole) == encoder(&parts),
+        "encoder after resume differs from the uninterrupted run"
+    );
+    // Every tensor of the final checkpoints (projector and momentum included) agrees; the
+    // files' bytes differ only by parameter ids, which are random per process.
+    assert_eq!(checkpoint_tensors(&whole), checkpoint_tensors(&parts));
+}
+
+/// All float tensors of a run's newest checkpoint after one more LARS step on a fixed batch:
+/// equal results need equal weights, BatchNorm statistics *and* momentum buffers.
+fn checkpoint_tensors(out: &Path) -> Vec<Vec<f32>> {
+    use burn::tensor::{Tensor, TensorData};
+    let ck = checkpoint::latest(&out.join(files::CHECKPOINTS))
+        .unwrap()
+        .unwrap();
+    let cfg = &ck.state.config;
+    let device = Device::flex().autodiff();
+    let model = twinscan_ssl::pretrain::build_model(cfg, &device).unwrap();
+    let (model, mut optim) = ck.load(model, cfg.lars.init().unwrap()).unwrap();
+    let n = 8 * 32 * 32;
+    let pattern = |k: f32| -> Tensor<4> {
+        let v: Vec<f32> = (0..n).map(|i| (i as f32 * k).sin()).collect();
+        Tensor::from_data(TensorData::new(v, [8, 1, 32, 32]), &device)
+    };
+    let trainer = twinscan_ssl::Trainer {
+        loss: cfg.loss.init().unwrap(),
+        lars: cfg.lars,
+        clip_norm: cfg.clip_norm,
+    };
+    let (model, _) = trainer
+        .step(model, &mut optim, pattern(0.37), pattern(0.41), 1.0, 0)
+        .unwrap();
+    tensors(&burn::module::Module::valid(&model))
+}
+
+/// Every float tensor of a module (parameters and BatchNorm statistics), in visit order.
+fn tensors<M: burn::module::Module>(m: &M) -> Vec<Vec<f32>> {
+    use burn::module::{ModuleVisitor, Param};
+    use burn::tensor::Tensor;
+    struct Collect(Vec<Vec<f32>>);
+    impl ModuleVisitor for Collect {
+        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+            self.0
+                .push(p.val().into_data().try_to_vec::<f32>().unwrap());
+        }
+    }
+    let mut c = Collect(vec![]);
+    m.visit(&mut c);
+    c.0
+}
+
+#[test]
+fn a_killed_checkpoint_write_leaves_the_previous_one_loadable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("bt");
+    let r = run(&out, tiny(3), false);
+    twinscan_ssl::pretrain::pretrain_until(&r, 1, &mut |_| {}).unwrap();
+    let root = out.join(files::CHECKPOINTS);
+    let good = root.join("epoch-0001");
+    // What a kill during the epoch-2 write leaves: the temporary folder, a model file cut in
+    // the middle, no state.json.
+    let partial = root.join(".epoch-0002.tmp");
+    fs::create_dir(&partial).unwrap();
+    let model = fs::read(good.join("model.bpk")).unwrap();
+    fs::write(partial.join("model.bpk"), &model[..model.len() / 2]).unwrap();
+    let latest = checkpoint::latest(&root).unwrap().unwrap();
+    assert_eq!(latest.dir, good);
+    assert_eq!(latest.state.epochs_done, 1);
+    // Resuming cleans the partial folder and finishes.
+    let s = pretrain(&run(&out, tiny(3), true), &mut |_| {}).unwrap();
+    assert_eq!((s.resumed_at, s.epochs_done), (Some(1), 3));
+    assert!(!partial.exists());
+
+    // A complete-looking checkpoint with a truncated model file is a clear error naming it.
+    let bad = root.join("epoch-0003/model.bpk");
+    let bytes = fs::read(&bad).unwrap();
+    fs::write(&bad, &bytes[..bytes.len() / 3]).unwrap();
+    let ck = checkpoint::latest(&root).unwrap().unwrap();
+    let device = Device::flex().autodiff();
+    let model = twinscan_ssl::pretrain::build_model(&tiny(3), &device).unwrap();
+    let Err(err) = ck.load(model, tiny(3).lars.init().unwrap()) else {
+        panic!("a truncated model file must not load");
+    };
+    assert!(err.to_string().contains("model.bpk"), "{err}");
+}
+
+#[test]
+fn divergence_stops_and_names_the_last_good_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("bt");
+    let mut cfg = tiny(3);
+    cfg.max_steps_per_epoch = Some(1);
+    cfg.clip_norm = None;
+    cfg.lars.eta = 1e30; // trust ratio huge: the first update throws the weights to infinity
+    cfg.lars.lr_weights = 1e30;
+    let err = pretrain(&run(&out, cfg, false), &mut |_| {}).expect_err("must diverge");
+    match &err {
+        SslError::Diverged {
+            last_checkpoint, ..
+        } => {
+            let p = last_checkpoint.as_ref().expect("epoch 1 finished");
+            assert!(p.ends_with("epoch-0001"), "{err}");
+            checkpoint::read_state(p).unwrap();
+        }
+        other => panic!("expected Diverged, got {other}"),
+    }
+    assert!(err.to_string().contains("non-finite"), "{err}");
+    assert!(!out.join(files::ENCODER).exists());
+}
+
+#[test]
+fn bad_input_is_refused_with_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Missing dataset folder.
+    let mut r = run(&tmp.path().join("a"), tiny(1), false);
+    r.data = tmp.path().join("no-such-dataset");
+    let e = pretrain(&r, &mut |_| {}).unwrap_err();
+    assert!(e.to_string().contains("no-such-dataset"), "{e}");
+    // Batch larger than the train split.
+    let mut cfg = tiny(1);
+    cfg.batch_size = 100_000;
+    let e = pretrain(&run(&tmp.path().join("b"), cfg, false), &mut |_| {}).unwrap_err();
+    assert!(matches!(e, SslError::Dataset { .. }), "{e}");
+    // An existing run is not overwritten without --resume; a different config cannot resume.
+    let out = tmp.path().join("c");
+    twinscan_ssl::pretrain::pretrain_until(&run(&out, tiny(2), false), 1, &mut |_| {}).unwrap();
+    let e = pretrain(&run(&out, tiny(2), false), &mut |_| {}).unwrap_err();
+    assert!(e.to_string().contains("--resume"), "{e}");
+    let mut other = tiny(2);
+    other.batch_size = 8;
+    let e = pretrain(&run(&out, other, true), &mut |_| {}).unwrap_err();
+    match e {
+        SslError::ResumeMismatch { fields, .. } => assert_eq!(fields, vec!["batch_size"]),
+        e => panic!("expected ResumeMismatch, got {e}"),
+    }
+    // Resume with nothing there.
+    let e = pretrain(&run(&tmp.path().join("empty"), tiny(1), true), &mut |_| {}).unwrap_err();
+    assert!(e.to_string().contains("nothing to resume"), "{e}");
+}
