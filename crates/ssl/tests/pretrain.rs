@@ -29,20 +29,24 @@ fn cohort() -> &'static Path {
     .1
 }
 
-/// A CPU-sized configuration: ResNet-10 at 32², projector 512-128-128, batch 16.
+/// A CPU-sized configuration: ResNet-10 at 64², projector 512-128-128, batch 16, 4 steps per
+/// epoch. The augmentation is `only:blur`: the full study pipeline (zoom ×1.75–2.5, 8 holes
+/// of 8×8, elastic) is built for 128² and leaves two 64² views nearly uncorrelated under a
+/// random ResNet, so its loss is dominated by batch noise over a handful of steps.
 fn tiny(epochs: u64) -> PretrainConfig {
     PretrainConfig {
         arch: "resnet10".into(),
         in_channels: 1,
-        image_size: 32,
+        image_size: 64,
+        augment: "only:blur".into(),
         projector: "512-128-128".into(),
         epochs,
         batch_size: 16,
         max_steps_per_epoch: Some(4),
         lr_scaling: LrScaling::Fixed(1.0),
-        // A relative update of ~1 % per step (η 0.001 × 5) so a few steps show learning.
+        // A relative update of ~0.2 % per step (η 0.001 × 2) so a few steps show learning.
         lars: twinscan_ssl::LarsConfig {
-            lr_weights: 5.0,
+            lr_weights: 2.0,
             lr_biases: 0.005,
             ..Default::default()
         },
@@ -73,7 +77,7 @@ fn loss_falls_and_outputs_are_complete() {
     let l = &summary.epoch_losses;
     println!("epoch losses {l:?}");
     assert_eq!(l.len(), 4);
-    assert!(l[3] < l[0], "loss did not fall over 4 epochs: {l:?}");
+    assert!(l[3] < 0.8 * l[0], "loss did not fall over 4 epochs: {l:?}");
     assert_eq!(summary.steps, 16);
     for f in [files::CONFIG, files::LOG, files::ENCODER] {
         assert!(out.join(f).is_file(), "{f} missing");
@@ -179,10 +183,10 @@ fn checkpoint_tensors(out: &Path) -> Vec<Vec<f32>> {
     let device = Device::flex().autodiff();
     let model = twinscan_ssl::pretrain::build_model(cfg, &device).unwrap();
     let (model, mut optim) = ck.load(model, cfg.lars.init().unwrap()).unwrap();
-    let n = 8 * 32 * 32;
+    let n = 8 * 64 * 64;
     let pattern = |k: f32| -> Tensor<4> {
         let v: Vec<f32> = (0..n).map(|i| (i as f32 * k).sin()).collect();
-        Tensor::from_data(TensorData::new(v, [8, 1, 32, 32]), &device)
+        Tensor::from_data(TensorData::new(v, [8, 1, 64, 64]), &device)
     };
     let trainer = twinscan_ssl::Trainer {
         loss: cfg.loss.init().unwrap(),
