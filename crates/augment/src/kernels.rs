@@ -127,36 +127,276 @@ pub fn floor_coord(x: f32, hi: f32) -> (i32, f32) {
     (i, c - i as f32)
 }
 
+/// Working memory of [`resample_with`], reused across calls: two row buffers and the plan of
+/// the horizontal pass (the taps as separate index and weight arrays, plus how each block of
+/// eight outputs is gathered).
+#[derive(Debug, Default, Clone)]
+pub struct ResampleScratch {
+    rows: Vec<f32>,
+    plan: HPlan,
+}
+
+/// How the horizontal pass fetches the source samples of one block of eight outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fetch {
+    /// Lane by lane (hardware gather): the block spans more than 32 samples.
+    Gather,
+    /// `i1 = i0 + 1` in every lane and `i0 − base ≤ 7`: permutations of the two 8-sample
+    /// loads at `base` and `base + 1` (upscales).
+    Pair,
+    /// Every index within `base..base + 16`: permutations of two loads, blended.
+    Window16,
+    /// Every index within `base..base + 32`: permutations of four loads, blended (downscales
+    /// up to about 4×).
+    Window32,
+}
+
+/// The horizontal pass of [`resample_with`] for one set of x taps: structure-of-arrays taps
+/// and, per block of eight outputs, how its source samples are fetched.
+#[derive(Debug, Default, Clone)]
+struct HPlan {
+    /// Source row length the plan was built for (every index is below it).
+    src_w: usize,
+    i0: Vec<u32>,
+    i1: Vec<u32>,
+    w0: Vec<f32>,
+    w1: Vec<f32>,
+    /// Per full block of eight outputs `x = 8b..8b + 8`: how it is fetched and from which
+    /// first source sample (every load stays inside the row: checked when planning).
+    fetch: Vec<(Fetch, u32)>,
+    /// `i0 − base` and `i1 − base` per output of a windowed block (0 in gathered blocks).
+    rel0: Vec<u32>,
+    rel1: Vec<u32>,
+    /// `(offset, stride)` when `i0 = offset + stride·x` and `i1 = i0 + 1` for every output and
+    /// the stride is 2, 3 or 4 (integer-factor downscales such as 512 → 128).
+    stride: Option<(usize, usize)>,
+}
+
+impl HPlan {
+    /// Builds the plan of `taps` over rows of `src_w` samples; panics when a tap index is
+    /// `>= src_w` (a programmer error: taps come from [`linear_taps`] for this source).
+    fn build(&mut self, taps: &[Tap], src_w: usize) {
+        let max = taps.iter().map(|t| t.i0.max(t.i1)).max().unwrap_or(0) as usize;
+        assert!(
+            taps.is_empty() || max < src_w,
+            "resample taps reach column {max} of a {src_w}-column source"
+        );
+        let n = taps.len();
+        self.src_w = src_w;
+        self.i0.clear();
+        self.i1.clear();
+        self.w0.clear();
+        self.w1.clear();
+        self.i0.extend(taps.iter().map(|t| t.i0));
+        self.i1.extend(taps.iter().map(|t| t.i1));
+        self.w0.extend(taps.iter().map(|t| t.w0));
+        self.w1.extend(taps.iter().map(|t| t.w1));
+        self.stride = None;
+        if n >= 2 && taps.iter().all(|t| t.i1 == t.i0 + 1) && taps[1].i0 > taps[0].i0 {
+            let (off, step) = (taps[0].i0 as usize, (taps[1].i0 - taps[0].i0) as usize);
+            if (2..=4).contains(&step)
+                && taps
+                    .iter()
+                    .enumerate()
+                    .all(|(x, t)| t.i0 as usize == off + step * x)
+            {
+                self.stride = Some((off, step));
+            }
+        }
+        self.fetch.clear();
+        self.rel0.clear();
+        self.rel0.resize(n, 0);
+        self.rel1.clear();
+        self.rel1.resize(n, 0);
+        for (b, block) in taps.chunks_exact(8).enumerate() {
+            let lo = block.iter().map(|t| t.i0.min(t.i1)).min().unwrap_or(0) as usize;
+            let hi = block.iter().map(|t| t.i0.max(t.i1)).max().unwrap_or(0) as usize;
+            let pair = lo + 9 <= src_w
+                && block
+                    .iter()
+                    .all(|t| t.i1 == t.i0 + 1 && t.i0 as usize - lo <= 7);
+            // a window of `len` samples starting at or before `lo` that ends inside the row
+            let window = |len: usize| {
+                let base = lo.min(src_w.saturating_sub(len));
+                (src_w >= len && hi < base + len).then_some(base)
+            };
+            let (fetch, base) = if pair {
+                (Fetch::Pair, lo)
+            } else if let Some(base) = window(16) {
+                (Fetch::Window16, base)
+            } else if let Some(base) = window(32) {
+                (Fetch::Window32, base)
+            } else {
+                (Fetch::Gather, 0)
+            };
+            if fetch != Fetch::Gather {
+                let x = 8 * b;
+                for (l, t) in block.iter().enumerate() {
+                    self.rel0[x + l] = t.i0 - base as u32;
+                    self.rel1[x + l] = t.i1 - base as u32;
+                }
+            }
+            self.fetch.push((fetch, base as u32));
+        }
+    }
+}
+
+/// `out[x] = s[i0[x]]·w0[x] + s[i1[x]]·w1[x]` for `x` in `from..out.len()`, one lane at a time.
+#[inline(always)]
+fn hpass_scalar(s: &[f32], p: &HPlan, from: usize, out: &mut [f32]) {
+    for x in from..out.len() {
+        out[x] = s[p.i0[x] as usize] * p.w0[x] + s[p.i1[x] as usize] * p.w1[x];
+    }
+}
+
+/// The horizontal pass for a stride-`S` plan: lane `x` reads `s[off + S·x]` and the sample
+/// after it, as interleaved loads the compiler vectorises.
+#[inline(always)]
+fn hpass_stride<const S: usize>(s: &[f32], p: &HPlan, off: usize, out: &mut [f32]) {
+    let n = out.len();
+    // whole S-sample chunks while they fit in the row; the last lane may need a scalar tap
+    let full = n.min(s.len().saturating_sub(off) / S);
+    let chunks = s[off..off + S * full].chunks_exact(S);
+    for (((o, c), &a), &b) in out[..full].iter_mut().zip(chunks).zip(&p.w0).zip(&p.w1) {
+        *o = c[0] * a + c[1] * b;
+    }
+    hpass_scalar(s, p, full, out);
+}
+
+/// The horizontal pass with AVX2: windowed blocks permute (`vpermps`) and blend unaligned
+/// 8-sample loads, other blocks use hardware gathers; same products and sum as
+/// [`hpass_scalar`], so bit-identical results.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn hpass_avx2(s: &[f32], p: &HPlan, out: &mut [f32]) {
+    use std::arch::x86_64::*;
+    let n = out.len();
+    assert!(
+        s.len() == p.src_w && p.i0.len() == n && p.fetch.len() == n / 8,
+        "resample plan does not match the row"
+    );
+    let sp = s.as_ptr();
+    // lanes of `v0..v3` (samples base..base + 32) selected by `rel` (< 32): bit 3 of `rel`
+    // picks within a pair of loads, bit 4 between the pairs (blendv reads the sign bit)
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn pick2(v0: __m256, v1: __m256, rel: __m256i) -> __m256 {
+        let m = _mm256_castsi256_ps(_mm256_slli_epi32::<28>(rel));
+        _mm256_blendv_ps(
+            _mm256_permutevar8x32_ps(v0, rel),
+            _mm256_permutevar8x32_ps(v1, rel),
+            m,
+        )
+    }
+    for (b, &(fetch, base)) in p.fetch.iter().enumerate() {
+        let x = 8 * b;
+        let base = base as usize;
+        // SAFETY: x + 8 <= n, the length of `out` and of every plan array (checked above).
+        // Windowed blocks read s[base..base + 9], s[base..base + 16] or s[base..base + 32],
+        // which HPlan::build checked to lie within src_w = s.len(); gathered blocks read s[i]
+        // for tap indices i < src_w (asserted in HPlan::build).
+        unsafe {
+            let w0 = _mm256_loadu_ps(p.w0.as_ptr().add(x));
+            let w1 = _mm256_loadu_ps(p.w1.as_ptr().add(x));
+            let rel0 = || _mm256_loadu_si256(p.rel0.as_ptr().add(x).cast::<__m256i>());
+            let rel1 = || _mm256_loadu_si256(p.rel1.as_ptr().add(x).cast::<__m256i>());
+            let (a, c) = match fetch {
+                Fetch::Pair => {
+                    let v0 = _mm256_loadu_ps(sp.add(base));
+                    let v1 = _mm256_loadu_ps(sp.add(base + 1));
+                    let rel0 = rel0();
+                    (
+                        _mm256_permutevar8x32_ps(v0, rel0),
+                        _mm256_permutevar8x32_ps(v1, rel0),
+                    )
+                }
+                Fetch::Window16 => {
+                    let v0 = _mm256_loadu_ps(sp.add(base));
+                    let v1 = _mm256_loadu_ps(sp.add(base + 8));
+                    (pick2(v0, v1, rel0()), pick2(v0, v1, rel1()))
+                }
+                Fetch::Window32 => {
+                    let v0 = _mm256_loadu_ps(sp.add(base));
+                    let v1 = _mm256_loadu_ps(sp.add(base + 8));
+                    let v2 = _mm256_loadu_ps(sp.add(base + 16));
+                    let v3 = _mm256_loadu_ps(sp.add(base + 24));
+                    let pick4 = |rel: __m256i| {
+                        let m = _mm256_castsi256_ps(_mm256_slli_epi32::<27>(rel));
+                        _mm256_blendv_ps(pick2(v0, v1, rel), pick2(v2, v3, rel), m)
+                    };
+                    (pick4(rel0()), pick4(rel1()))
+                }
+                Fetch::Gather => {
+                    let i0 = _mm256_loadu_si256(p.i0.as_ptr().add(x).cast::<__m256i>());
+                    let i1 = _mm256_loadu_si256(p.i1.as_ptr().add(x).cast::<__m256i>());
+                    (
+                        _mm256_i32gather_ps::<4>(sp, i0),
+                        _mm256_i32gather_ps::<4>(sp, i1),
+                    )
+                }
+            };
+            let v = _mm256_add_ps(_mm256_mul_ps(a, w0), _mm256_mul_ps(c, w1));
+            _mm256_storeu_ps(out.as_mut_ptr().add(x), v);
+        }
+    }
+    hpass_scalar(s, p, 8 * p.fetch.len(), out);
+}
+
+/// One source row through the horizontal pass (`out.len()` = number of x taps).
+#[inline(always)]
+fn hpass(s: &[f32], p: &HPlan, avx2: bool, out: &mut [f32]) {
+    match p.stride {
+        Some((off, 2)) => return hpass_stride::<2>(s, p, off, out),
+        Some((off, 3)) => return hpass_stride::<3>(s, p, off, out),
+        Some((off, 4)) => return hpass_stride::<4>(s, p, off, out),
+        _ => {}
+    }
+    #[cfg(target_arch = "x86_64")]
+    if avx2 {
+        // SAFETY: `avx2` is true only when the CPU supports AVX2 (see resample_with).
+        return unsafe { hpass_avx2(s, p, out) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = avx2; // only x86-64 has the AVX2 pass
+    hpass_scalar(s, p, 0, out);
+}
+
 multiversion! {
 /// Separable two-tap resample: `dst(y, x) = Σ ytaps[y] · Σ xtaps[x] · src`, computed as OpenCV
 /// does (horizontal pass per needed source row, then a vertical blend of two such rows).
-/// `rows` is scratch (two row buffers). `dst` is reshaped to `ytaps.len() × xtaps.len()`.
-pub fn resample(src: &Plane, dst: &mut Plane, xtaps: &[Tap], ytaps: &[Tap], rows: &mut Vec<f32>) {
+/// `scratch` is reused working memory. `dst` is reshaped to `ytaps.len() × xtaps.len()`.
+/// Panics when a tap addresses a pixel outside `src`.
+pub fn resample_with(
+    src: &Plane,
+    dst: &mut Plane,
+    xtaps: &[Tap],
+    ytaps: &[Tap],
+    scratch: &mut ResampleScratch,
+) {
     let ow = xtaps.len();
     dst.reshape_for_output(ytaps.len(), ow);
+    if ow == 0 || ytaps.is_empty() {
+        return;
+    }
+    let max_y = ytaps.iter().map(|t| t.i0.max(t.i1)).max().unwrap_or(0) as usize;
+    assert!(
+        max_y < src.h,
+        "resample taps reach row {max_y} of a {}-row source",
+        src.h
+    );
+    let plan = &mut scratch.plan;
+    plan.build(xtaps, src.w);
+    let plan = &scratch.plan;
+    #[cfg(target_arch = "x86_64")]
+    let avx2 = std::is_x86_feature_detected!("avx2");
+    #[cfg(not(target_arch = "x86_64"))]
+    let avx2 = false;
+    let rows = &mut scratch.rows;
     rows.clear();
     rows.resize(2 * ow, 0.0);
     let (ra, rb) = rows.split_at_mut(ow);
     let mut bufs = [ra, rb];
     let mut keys = [u32::MAX, u32::MAX];
-    // every tap must address a pixel of a source row (checked once, not per pixel)
-    let max_x = xtaps.iter().map(|t| t.i0.max(t.i1)).max().unwrap_or(0) as usize;
-    let max_y = ytaps.iter().map(|t| t.i0.max(t.i1)).max().unwrap_or(0) as usize;
-    assert!(
-        xtaps.is_empty() || ytaps.is_empty() || (max_x < src.w && max_y < src.h),
-        "resample taps exceed the {}×{} source",
-        src.h,
-        src.w
-    );
-    let hpass = |s: &[f32], out: &mut [f32]| {
-        debug_assert_eq!(s.len(), src.w);
-        for (o, t) in out.iter_mut().zip(xtaps) {
-            // SAFETY: `s` is a source row (length src.w) and every tap index is < src.w
-            // (asserted above).
-            let (a, b) = unsafe { (*s.get_unchecked(t.i0 as usize), *s.get_unchecked(t.i1 as usize)) };
-            *o = a * t.w0 + b * t.w1;
-        }
-    };
     for (y, t) in ytaps.iter().enumerate() {
         // make slot 0 hold row i0 and slot 1 hold row i1
         if keys[0] != t.i0 {
@@ -164,7 +404,7 @@ pub fn resample(src: &Plane, dst: &mut Plane, xtaps: &[Tap], ytaps: &[Tap], rows
                 bufs.swap(0, 1);
                 keys.swap(0, 1);
             } else {
-                hpass(src.row(t.i0 as usize), bufs[0]);
+                hpass(src.row(t.i0 as usize), plan, avx2, bufs[0]);
                 keys[0] = t.i0;
             }
         }
@@ -178,7 +418,7 @@ pub fn resample(src: &Plane, dst: &mut Plane, xtaps: &[Tap], ytaps: &[Tap], rows
             continue;
         }
         if keys[1] != t.i1 {
-            hpass(src.row(t.i1 as usize), bufs[1]);
+            hpass(src.row(t.i1 as usize), plan, avx2, bufs[1]);
             keys[1] = t.i1;
         }
         let (b0, b1) = (t.w0, t.w1);
@@ -187,6 +427,16 @@ pub fn resample(src: &Plane, dst: &mut Plane, xtaps: &[Tap], ytaps: &[Tap], rows
         }
     }
 }
+}
+
+/// [`resample_with`] with `rows` as the row buffers (the plan is rebuilt in fresh memory).
+pub fn resample(src: &Plane, dst: &mut Plane, xtaps: &[Tap], ytaps: &[Tap], rows: &mut Vec<f32>) {
+    let mut scratch = ResampleScratch {
+        rows: std::mem::take(rows),
+        plan: HPlan::default(),
+    };
+    resample_with(src, dst, xtaps, ytaps, &mut scratch);
+    *rows = scratch.rows;
 }
 
 /// Pads `src` by `r` pixels on every side with REFLECT_101 into `pad`
@@ -245,8 +495,33 @@ fn sum_rows(rows: &[&[f32]], out: &mut [f32]) {
     }
 }
 
+/// Columns per register block of the symmetric filters: four independent 8-lane accumulators
+/// (AVX2), so the additions of one block do not wait on each other's latency.
+const SYM_BLOCK: usize = 32;
+
+/// One `N`-column block of [`sym_rows`] starting at column `x`.
+#[inline(always)]
+fn sym_rows_block<const N: usize>(rows: &[&[f32]], kern: &[f32], x: usize, out: &mut [f32]) {
+    let k = kern.len();
+    let r = k / 2;
+    let kc = kern[r];
+    let mut s = [0f32; N];
+    let m = &rows[r][x..x + N];
+    for i in 0..N {
+        s[i] = m[i] * kc;
+    }
+    for (j, &kj) in kern[..r].iter().enumerate() {
+        let (t, b) = (&rows[j][x..x + N], &rows[k - 1 - j][x..x + N]);
+        for i in 0..N {
+            s[i] += (t[i] + b[i]) * kj;
+        }
+    }
+    out[x..x + N].copy_from_slice(&s);
+}
+
 /// `out[x] = rows[r][x]·k_r + Σ_{j<r} (rows[j][x] + rows[k−1−j][x])·k_j` for a symmetric
-/// kernel of odd length `k = 2r + 1`, eight columns at a time in registers.
+/// kernel of odd length `k = 2r + 1`, [`SYM_BLOCK`] (then eight) columns at a time in
+/// registers.
 #[inline(always)]
 fn sym_rows(rows: &[&[f32]], kern: &[f32], out: &mut [f32]) {
     let k = kern.len();
@@ -254,20 +529,12 @@ fn sym_rows(rows: &[&[f32]], kern: &[f32], out: &mut [f32]) {
     let kc = kern[r];
     let n = out.len();
     let mut x = 0;
+    while x + SYM_BLOCK <= n {
+        sym_rows_block::<SYM_BLOCK>(rows, kern, x, out);
+        x += SYM_BLOCK;
+    }
     while x + 8 <= n {
-        let mut s = [0f32; 8];
-        let m = &rows[r][x..x + 8];
-        for i in 0..8 {
-            s[i] = m[i] * kc;
-        }
-        for j in 0..r {
-            let (t, b) = (&rows[j][x..x + 8], &rows[k - 1 - j][x..x + 8]);
-            let kj = kern[j];
-            for i in 0..8 {
-                s[i] += (t[i] + b[i]) * kj;
-            }
-        }
-        out[x..x + 8].copy_from_slice(&s);
+        sym_rows_block::<8>(rows, kern, x, out);
         x += 8;
     }
     for (xx, o) in out.iter_mut().enumerate().skip(x) {
@@ -305,31 +572,56 @@ fn sum_shift(src: &[f32], k: usize, out: &mut [f32]) {
     }
 }
 
-/// [`sym_rows`] over the shifted windows `src[j..]` (horizontal symmetric filter).
+/// One `N`-column block of [`sym_shift`] starting at column `x`, clipped to [0, 1] when
+/// `clip01`.
 #[inline(always)]
-fn sym_shift(src: &[f32], kern: &[f32], out: &mut [f32]) {
+fn sym_shift_block<const N: usize>(
+    src: &[f32],
+    kern: &[f32],
+    x: usize,
+    clip01: bool,
+    out: &mut [f32],
+) {
+    let k = kern.len();
+    let r = k / 2;
+    let kc = kern[r];
+    let mut s = [0f32; N];
+    let m = &src[x + r..x + r + N];
+    for i in 0..N {
+        s[i] = m[i] * kc;
+    }
+    for (j, &kj) in kern[..r].iter().enumerate() {
+        let (t, b) = (
+            &src[x + j..x + j + N],
+            &src[x + k - 1 - j..x + k - 1 - j + N],
+        );
+        for i in 0..N {
+            s[i] += (t[i] + b[i]) * kj;
+        }
+    }
+    if clip01 {
+        for v in s.iter_mut() {
+            *v = v.clamp(0.0, 1.0);
+        }
+    }
+    out[x..x + N].copy_from_slice(&s);
+}
+
+/// [`sym_rows`] over the shifted windows `src[j..]` (horizontal symmetric filter), clipped to
+/// [0, 1] when `clip01`.
+#[inline(always)]
+fn sym_shift(src: &[f32], kern: &[f32], clip01: bool, out: &mut [f32]) {
     let k = kern.len();
     let r = k / 2;
     let kc = kern[r];
     let n = out.len();
     let mut x = 0;
+    while x + SYM_BLOCK <= n {
+        sym_shift_block::<SYM_BLOCK>(src, kern, x, clip01, out);
+        x += SYM_BLOCK;
+    }
     while x + 8 <= n {
-        let mut s = [0f32; 8];
-        let m = &src[x + r..x + r + 8];
-        for i in 0..8 {
-            s[i] = m[i] * kc;
-        }
-        for j in 0..r {
-            let (t, b) = (
-                &src[x + j..x + j + 8],
-                &src[x + k - 1 - j..x + k - 1 - j + 8],
-            );
-            let kj = kern[j];
-            for i in 0..8 {
-                s[i] += (t[i] + b[i]) * kj;
-            }
-        }
-        out[x..x + 8].copy_from_slice(&s);
+        sym_shift_block::<8>(src, kern, x, clip01, out);
         x += 8;
     }
     for (xx, o) in out.iter_mut().enumerate().skip(x) {
@@ -337,7 +629,7 @@ fn sym_shift(src: &[f32], kern: &[f32], out: &mut [f32]) {
         for j in 0..r {
             a += (src[xx + j] + src[xx + k - 1 - j]) * kern[j];
         }
-        *o = a;
+        *o = if clip01 { a.clamp(0.0, 1.0) } else { a };
     }
 }
 
@@ -440,29 +732,30 @@ pub fn sep_filter(
             }
             sym_rows(&rows[..k], kernel, &mut acc[r..r + w]);
             reflect_border(acc, r, w);
-            sym_shift(acc, kernel, out);
-        } else {
-            let mid = &pad[(y + r) * pw..(y + r + 1) * pw];
-            for (a, &v) in acc.iter_mut().zip(mid) {
-                *a = v * kc;
+            sym_shift(acc, kernel, clip01, out);
+            continue;
+        }
+        // long kernels: whole padded rows
+        let mid = &pad[(y + r) * pw..(y + r + 1) * pw];
+        for (a, &v) in acc.iter_mut().zip(mid) {
+            *a = v * kc;
+        }
+        for j in 0..r {
+            let top = &pad[(y + j) * pw..(y + j + 1) * pw];
+            let bot = &pad[(y + k - 1 - j) * pw..(y + k - j) * pw];
+            let kj = kernel[j];
+            for ((a, &t), &b) in acc.iter_mut().zip(top).zip(bot) {
+                *a += (t + b) * kj;
             }
-            for j in 0..r {
-                let top = &pad[(y + j) * pw..(y + j + 1) * pw];
-                let bot = &pad[(y + k - 1 - j) * pw..(y + k - j) * pw];
-                let kj = kernel[j];
-                for ((a, &t), &b) in acc.iter_mut().zip(top).zip(bot) {
-                    *a += (t + b) * kj;
-                }
-            }
-            for (o, &v) in out.iter_mut().zip(&acc[r..r + w]) {
-                *o = v * kc;
-            }
-            for j in 0..r {
-                let kj = kernel[j];
-                let (left, right) = (&acc[j..j + w], &acc[k - 1 - j..k - 1 - j + w]);
-                for ((o, &l), &rr) in out.iter_mut().zip(left).zip(right) {
-                    *o += (l + rr) * kj;
-                }
+        }
+        for (o, &v) in out.iter_mut().zip(&acc[r..r + w]) {
+            *o = v * kc;
+        }
+        for j in 0..r {
+            let kj = kernel[j];
+            let (left, right) = (&acc[j..j + w], &acc[k - 1 - j..k - 1 - j + w]);
+            for ((o, &l), &rr) in out.iter_mut().zip(left).zip(right) {
+                *o += (l + rr) * kj;
             }
         }
         if clip01 {
@@ -718,4 +1011,246 @@ pub fn mean(p: &Plane) -> f64 {
         }
     }
     (acc.iter().sum::<f64>() + rest) / p.data.len() as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic pseudo-random plane in [0, 1) (xorshift), `h × w`.
+    fn noise(h: usize, w: usize, seed: u64) -> Plane {
+        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let data = (0..h * w)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 40) as f32 / (1u64 << 24) as f32
+            })
+            .collect();
+        Plane::from_vec(h, w, data).unwrap()
+    }
+
+    /// Straight per-pixel definition of the two-pass resample with OpenCV's operation order:
+    /// `H(r, x) = s[r][i0]·w0 + s[r][i1]·w1`, then `H(i0, x)·v0 + H(i1, x)·v1` (one row when
+    /// `v1 = 0` or `i1 = i0`).
+    fn resample_reference(src: &Plane, xt: &[Tap], yt: &[Tap]) -> Vec<f32> {
+        let h = |r: u32, t: &Tap| {
+            let row = src.row(r as usize);
+            row[t.i0 as usize] * t.w0 + row[t.i1 as usize] * t.w1
+        };
+        let mut out = Vec::with_capacity(xt.len() * yt.len());
+        for v in yt {
+            for t in xt {
+                out.push(if v.w1 == 0.0 || v.i1 == v.i0 {
+                    h(v.i0, t) * v.w0
+                } else {
+                    h(v.i0, t) * v.w0 + h(v.i1, t) * v.w1
+                });
+            }
+        }
+        out
+    }
+
+    fn bits(v: &[f32]) -> Vec<u32> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    #[test]
+    fn resample_is_bit_identical_to_the_per_pixel_definition() {
+        // (src_len, dst_len, first, count, src_offset) per axis: up/down-scales, integer
+        // factors (strided path), crops, reflected windows, sizes not a multiple of 8
+        // ((src_len, dst_len, first, count, src_offset), source side)
+        type Case = ((usize, usize, isize, usize, usize), usize);
+        let cases: &[Case] = &[
+            ((512, 128, 0, 128, 0), 512),
+            ((512, 256, 0, 256, 0), 512),
+            ((384, 128, 0, 128, 0), 384),
+            ((300, 512, 0, 512, 40), 400),
+            ((37, 512, 0, 512, 100), 200),
+            ((512, 512, 0, 512, 0), 512),
+            ((128, 128, 0, 128, 0), 128),
+            ((100, 61, 0, 61, 3), 120),
+            ((128, 280, 76, 128, 0), 128),
+            ((128, 90, -19, 128, 0), 128),
+            ((1, 20, 0, 20, 5), 9),
+            ((2, 13, 0, 13, 0), 2),
+            ((20, 3, 0, 3, 0), 20),
+            ((9, 8, 0, 8, 0), 9),
+        ];
+        let (mut xt, mut yt) = (Vec::new(), Vec::new());
+        let mut scratch = ResampleScratch::default();
+        let mut dst = Plane::default();
+        for (i, &((sl, dl, first, count, off), side)) in cases.iter().enumerate() {
+            let src = noise(side, side, i as u64 + 1);
+            linear_taps(sl, dl, first, count, off, &mut xt);
+            // the y axis uses the same mapping transposed, and a second shape
+            linear_taps(sl, dl, first, count, off, &mut yt);
+            resample_with(&src, &mut dst, &xt, &yt, &mut scratch);
+            assert_eq!((dst.h, dst.w), (count, count));
+            assert_eq!(
+                bits(&dst.data),
+                bits(&resample_reference(&src, &xt, &yt)),
+                "case {i}"
+            );
+            let (ys, yd) = (side.min(7), 5);
+            linear_taps(ys, yd, 0, yd, 0, &mut yt);
+            resample_with(&src, &mut dst, &xt, &yt, &mut scratch);
+            assert_eq!(
+                bits(&dst.data),
+                bits(&resample_reference(&src, &xt, &yt)),
+                "case {i} (second y mapping)"
+            );
+        }
+        // the allocating wrapper agrees
+        let src = noise(64, 64, 99);
+        linear_taps(50, 77, 0, 77, 7, &mut xt);
+        linear_taps(64, 31, 0, 31, 0, &mut yt);
+        let mut rows = Vec::new();
+        resample(&src, &mut dst, &xt, &yt, &mut rows);
+        assert_eq!(bits(&dst.data), bits(&resample_reference(&src, &xt, &yt)));
+    }
+
+    #[test]
+    fn resample_taps_of_512_to_128_average_two_middle_pixels() {
+        // hand-derived: fx = 4x + 1.5 → taps (4x + 1, 4x + 2) with weights 1/2, 1/2
+        let mut xt = Vec::new();
+        linear_taps(512, 128, 0, 128, 0, &mut xt);
+        for (x, t) in xt.iter().enumerate() {
+            assert_eq!(
+                (t.i0, t.i1, t.w0, t.w1),
+                (4 * x as u32 + 1, 4 * x as u32 + 2, 0.5, 0.5)
+            );
+        }
+        let src = noise(512, 512, 5);
+        let mut dst = Plane::default();
+        resample_with(&src, &mut dst, &xt, &xt, &mut ResampleScratch::default());
+        for (y, x) in [(0, 0), (17, 99), (127, 127)] {
+            let row = |r: usize| 0.5 * src.at(r, 4 * x + 1) + 0.5 * src.at(r, 4 * x + 2);
+            let want = 0.5 * row(4 * y + 1) + 0.5 * row(4 * y + 2);
+            assert_eq!(dst.at(y, x), want, "({y}, {x})");
+        }
+    }
+
+    #[test]
+    fn resample_plans_pick_the_expected_horizontal_path() {
+        let mut xt = Vec::new();
+        let mut plan = HPlan::default();
+        // 512 → 128 and 384 → 128: strided
+        linear_taps(512, 128, 0, 128, 0, &mut xt);
+        plan.build(&xt, 512);
+        assert_eq!(plan.stride, Some((1, 4)));
+        linear_taps(384, 128, 0, 128, 0, &mut xt);
+        plan.build(&xt, 384);
+        assert_eq!(plan.stride, Some((1, 3)));
+        // a 300-pixel crop at column 40 upscaled to 512: every full block is a window except
+        // the last (its right taps are clamped, i1 = i0)
+        linear_taps(300, 512, 0, 512, 40, &mut xt);
+        plan.build(&xt, 400);
+        assert_eq!(plan.stride, None);
+        assert_eq!(plan.fetch.len(), 64);
+        assert!(plan.fetch[..63].iter().all(|&(f, _)| f == Fetch::Pair));
+        assert_eq!(plan.fetch[0], (Fetch::Pair, 40));
+        // its last block (taps from column 335) ends with clamped taps i0 = i1 = 339
+        assert_eq!(plan.fetch[63], (Fetch::Window16, 335));
+        // ... which a row ending at column 339 can only hold in a window moved left
+        plan.build(&xt, 340);
+        assert_eq!(plan.fetch[63], (Fetch::Window16, 324));
+        // non-integer downscales: 1.6× and 3.1× in windows, 5× by gathers
+        for (src, dst, fetch) in [
+            (100, 61, Fetch::Window16),
+            (400, 128, Fetch::Window32),
+            (640, 128, Fetch::Gather),
+        ] {
+            linear_taps(src, dst, 0, dst, 0, &mut xt);
+            plan.build(&xt, src);
+            assert_eq!(plan.stride, None);
+            assert!(plan.fetch.iter().all(|&(f, _)| f == fetch), "{src} → {dst}");
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "resample taps reach column")]
+    fn resample_rejects_taps_outside_the_source() {
+        let src = noise(10, 10, 1);
+        let mut xt = Vec::new();
+        linear_taps(12, 16, 0, 16, 0, &mut xt);
+        let mut yt = Vec::new();
+        linear_taps(10, 4, 0, 4, 0, &mut yt);
+        resample_with(
+            &src,
+            &mut Plane::default(),
+            &xt,
+            &yt,
+            &mut ResampleScratch::default(),
+        );
+    }
+
+    /// Straight definition of [`sep_filter`]: vertical symmetric sums over REFLECT_101 rows,
+    /// then horizontal symmetric sums over the REFLECT_101-extended row, in the kernel's pair
+    /// order (`k_r·centre`, then `+ (a + b)·k_j` for j = 0, 1, …), then the optional clip.
+    fn sep_reference(src: &Plane, kern: &[f32], clip01: bool) -> Vec<f32> {
+        let (h, w, k) = (src.h, src.w, kern.len());
+        let r = k / 2;
+        let mut vert = vec![0f32; h * w];
+        for y in 0..h {
+            let row = |d: isize| src.row(reflect101(y as isize + d, h));
+            for x in 0..w {
+                let mut a = row(0)[x] * kern[r];
+                for (j, &kj) in kern[..r].iter().enumerate() {
+                    let d = (r - j) as isize;
+                    a += (row(-d)[x] + row(d)[x]) * kj;
+                }
+                vert[y * w + x] = a;
+            }
+        }
+        let mut out = vec![0f32; h * w];
+        for y in 0..h {
+            let at = |x: isize| vert[y * w + reflect101(x, w)];
+            for x in 0..w {
+                let mut a = at(x as isize) * kern[r];
+                for (j, &kj) in kern[..r].iter().enumerate() {
+                    let d = (r - j) as isize;
+                    a += (at(x as isize - d) + at(x as isize + d)) * kj;
+                }
+                out[y * w + x] = if clip01 { a.clamp(0.0, 1.0) } else { a };
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn sep_filter_is_bit_identical_to_the_separable_definition() {
+        let (mut pad, mut acc) = (Vec::new(), Vec::new());
+        let mut dst = Plane::default();
+        // widths around the 32- and 8-column blocks; kernels from 1 to beyond the blocked path
+        for (i, &(h, w)) in [(40, 77), (9, 32), (33, 8), (5, 3), (1, 1), (70, 129)]
+            .iter()
+            .enumerate()
+        {
+            let mut src = noise(h, w, 10 + i as u64);
+            for v in src.data.iter_mut().step_by(5) {
+                *v = *v * 1.6 - 0.3; // values outside [0, 1] so the clip matters
+            }
+            for (k, sigma) in [
+                (1, 0.0),
+                (3, 0.0),
+                (5, 0.0),
+                (7, 0.0),
+                (13, 1.8),
+                (21, 3.0),
+                (67, 9.0),
+            ] {
+                let kern = gaussian_kernel(k, sigma);
+                for clip in [false, true] {
+                    sep_filter(&src, &mut dst, &kern, clip, &mut pad, &mut acc);
+                    assert_eq!(
+                        bits(&dst.data),
+                        bits(&sep_reference(&src, &kern, clip)),
+                        "{h}×{w} k{k} clip {clip}"
+                    );
+                }
+            }
+        }
+    }
 }

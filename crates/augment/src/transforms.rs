@@ -8,7 +8,7 @@ use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{AugmentError, Result};
-use crate::kernels::{self, Tap};
+use crate::kernels::{self, ResampleScratch, Tap};
 use crate::plane::Plane;
 
 /// Reusable scratch buffers for one worker thread (no allocation per image once warm).
@@ -16,7 +16,7 @@ use crate::plane::Plane;
 pub struct Scratch {
     /// Second plane; geometric transforms write here and swap.
     pub plane: Plane,
-    pub(crate) rows: Vec<f32>,
+    pub(crate) resample: ResampleScratch,
     pub(crate) pad: Vec<f32>,
     pub(crate) acc: Vec<f32>,
     pub(crate) xt: Vec<Tap>,
@@ -106,7 +106,7 @@ impl Resize {
         }
         kernels::linear_taps(src.w, self.width, 0, self.width, 0, &mut scratch.xt);
         kernels::linear_taps(src.h, self.height, 0, self.height, 0, &mut scratch.yt);
-        kernels::resample(src, dst, &scratch.xt, &scratch.yt, &mut scratch.rows);
+        kernels::resample_with(src, dst, &scratch.xt, &scratch.yt, &mut scratch.resample);
     }
     /// In place: [`Self::apply_from`] into the scratch plane, then swapped in.
     pub fn apply(&self, prm: &(), img: &mut Plane, scratch: &mut Scratch) {
@@ -200,7 +200,7 @@ impl StudyZoom {
             0,
             &mut scratch.yt,
         );
-        kernels::resample(src, dst, &scratch.xt, &scratch.yt, &mut scratch.rows);
+        kernels::resample_with(src, dst, &scratch.xt, &scratch.yt, &mut scratch.resample);
     }
     /// In place: [`Self::apply_from`] into the scratch plane, then swapped in.
     pub fn apply(&self, prm: &ZoomParams, img: &mut Plane, scratch: &mut Scratch) {
@@ -320,7 +320,7 @@ impl RandomResizedCrop {
         let cw = prm.cw.min(src.w - prm.x0.min(src.w - 1)).max(1);
         kernels::linear_taps(cw, self.width, 0, self.width, prm.x0, &mut scratch.xt);
         kernels::linear_taps(ch, self.height, 0, self.height, prm.y0, &mut scratch.yt);
-        kernels::resample(src, dst, &scratch.xt, &scratch.yt, &mut scratch.rows);
+        kernels::resample_with(src, dst, &scratch.xt, &scratch.yt, &mut scratch.resample);
     }
     /// In place: [`Self::apply_from`] into the scratch plane, then swapped in.
     pub fn apply(&self, prm: &CropParams, img: &mut Plane, scratch: &mut Scratch) {
