@@ -1,6 +1,6 @@
 //! Two-view batches of a prepared dataset, augmented on a background thread.
 //!
-//! The epoch order is a ChaCha8 shuffle keyed by `(seed, epoch)`; each view comes from
+//! The epoch order is [`epoch_order`] (a ChaCha8 shuffle keyed by `(seed, epoch)`); each view comes from
 //! `twinscan_augment::Pipeline::two_views_batch` keyed by `(seed, epoch, slice index, view)`.
 //! Both are pure functions of their keys, so the batches of an epoch are the same whatever
 //! the thread count, the prefetch depth or whether the run was resumed.
@@ -12,8 +12,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
-use rand::seq::SliceRandom;
-use twinscan_augment::{InputPlane, Pipeline, SampleKey};
+use twinscan_augment::{InputPlane, Pipeline};
 use twinscan_data::prepared::Prepared;
 
 use crate::error::{Result, SslError};
@@ -31,27 +30,7 @@ pub struct TwoViewBatch {
     pub shape: [usize; 4],
 }
 
-/// The epoch's slice order: `indices` shuffled by a ChaCha8 stream keyed by `(seed, epoch)`.
-///
-/// ```
-/// use twinscan_ssl::loader::epoch_order;
-/// let a = epoch_order(&[0, 1, 2, 3, 4, 5], 7, 0);
-/// assert_eq!(a, epoch_order(&[0, 1, 2, 3, 4, 5], 7, 0));
-/// assert_ne!(a, epoch_order(&[0, 1, 2, 3, 4, 5], 7, 1));
-/// ```
-pub fn epoch_order(indices: &[usize], seed: u64, epoch: u64) -> Vec<usize> {
-    let mut order = indices.to_vec();
-    // A key no augmentation uses (index = view = u64::MAX), so the streams never coincide.
-    let mut rng = SampleKey {
-        seed,
-        epoch,
-        index: u64::MAX,
-        view: u64::MAX,
-    }
-    .rng();
-    order.shuffle(&mut rng);
-    order
-}
+pub use twinscan_data::prepared::epoch_order;
 
 /// Makes the two-view batches of one epoch.
 #[derive(Clone)]
