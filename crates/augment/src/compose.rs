@@ -4,7 +4,7 @@ use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{AugmentError, Result};
-use crate::plane::Plane;
+use crate::plane::{InputPlane, Plane};
 use crate::transforms::{Params, Scratch, Transform};
 
 /// Transforms applied in order; each fires independently when a uniform draw is `< p`
@@ -63,6 +63,31 @@ impl Compose {
             "one Params per transform"
         );
         for (t, p) in self.transforms.iter().zip(params) {
+            t.apply(p, img, scratch);
+        }
+    }
+
+    /// Applies drawn parameters to a borrowed input, writing `img`: the same result as
+    /// [`InputPlane::load_into`] then [`Self::apply`], with the first transform reading the
+    /// input directly (see [`Transform::apply_from_input`]).
+    pub fn apply_input(
+        &self,
+        params: &[Params],
+        input: &InputPlane,
+        img: &mut Plane,
+        scratch: &mut Scratch,
+    ) {
+        assert_eq!(
+            params.len(),
+            self.transforms.len(),
+            "one Params per transform"
+        );
+        let Some((first, rest)) = self.transforms.split_first() else {
+            input.load_into(img);
+            return;
+        };
+        first.apply_from_input(&params[0], input, img, scratch);
+        for (t, p) in rest.iter().zip(&params[1..]) {
             t.apply(p, img, scratch);
         }
     }

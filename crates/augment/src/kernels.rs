@@ -2,7 +2,7 @@
 //! `specs/augment.md` §3.0: pixel centres at integer coordinates, REFLECT_101 for filters,
 //! half-pixel-centred two-tap INTER_LINEAR for resizing, constant border for warps.
 
-use crate::plane::Plane;
+use crate::plane::{Plane, SourceRows};
 
 /// OpenCV `borderInterpolate` for BORDER_REFLECT_101 (`gfedcb|abcdefgh|gfedcba`), valid for
 /// any offset, including kernels longer than the axis. `n == 1` maps everything to 0.
@@ -133,6 +133,8 @@ pub fn floor_coord(x: f32, hi: f32) -> (i32, f32) {
 #[derive(Debug, Default, Clone)]
 pub struct ResampleScratch {
     rows: Vec<f32>,
+    /// One converted source row (integer inputs).
+    line: Vec<f32>,
     plan: HPlan,
 }
 
@@ -364,10 +366,11 @@ fn hpass(s: &[f32], p: &HPlan, avx2: bool, out: &mut [f32]) {
 multiversion! {
 /// Separable two-tap resample: `dst(y, x) = Σ ytaps[y] · Σ xtaps[x] · src`, computed as OpenCV
 /// does (horizontal pass per needed source row, then a vertical blend of two such rows).
-/// `scratch` is reused working memory. `dst` is reshaped to `ytaps.len() × xtaps.len()`.
-/// Panics when a tap addresses a pixel outside `src`.
+/// `src` is a [`Plane`] or a borrowed [`crate::InputPlane`] (only the rows the taps use are
+/// converted). `scratch` is reused working memory. `dst` is reshaped to
+/// `ytaps.len() × xtaps.len()`. Panics when a tap addresses a pixel outside `src`.
 pub fn resample_with(
-    src: &Plane,
+    src: &impl SourceRows,
     dst: &mut Plane,
     xtaps: &[Tap],
     ytaps: &[Tap],
@@ -380,17 +383,18 @@ pub fn resample_with(
     }
     let max_y = ytaps.iter().map(|t| t.i0.max(t.i1)).max().unwrap_or(0) as usize;
     assert!(
-        max_y < src.h,
+        max_y < src.height(),
         "resample taps reach row {max_y} of a {}-row source",
-        src.h
+        src.height()
     );
     let plan = &mut scratch.plan;
-    plan.build(xtaps, src.w);
+    plan.build(xtaps, src.width());
     let plan = &scratch.plan;
     #[cfg(target_arch = "x86_64")]
     let avx2 = std::is_x86_feature_detected!("avx2");
     #[cfg(not(target_arch = "x86_64"))]
     let avx2 = false;
+    let line = &mut scratch.line;
     let rows = &mut scratch.rows;
     rows.clear();
     rows.resize(2 * ow, 0.0);
@@ -404,7 +408,7 @@ pub fn resample_with(
                 bufs.swap(0, 1);
                 keys.swap(0, 1);
             } else {
-                hpass(src.row(t.i0 as usize), plan, avx2, bufs[0]);
+                hpass(src.row_f32(t.i0 as usize, line), plan, avx2, bufs[0]);
                 keys[0] = t.i0;
             }
         }
@@ -418,7 +422,7 @@ pub fn resample_with(
             continue;
         }
         if keys[1] != t.i1 {
-            hpass(src.row(t.i1 as usize), plan, avx2, bufs[1]);
+            hpass(src.row_f32(t.i1 as usize, line), plan, avx2, bufs[1]);
             keys[1] = t.i1;
         }
         let (b0, b1) = (t.w0, t.w1);
@@ -433,7 +437,7 @@ pub fn resample_with(
 pub fn resample(src: &Plane, dst: &mut Plane, xtaps: &[Tap], ytaps: &[Tap], rows: &mut Vec<f32>) {
     let mut scratch = ResampleScratch {
         rows: std::mem::take(rows),
-        plan: HPlan::default(),
+        ..Default::default()
     };
     resample_with(src, dst, xtaps, ytaps, &mut scratch);
     *rows = scratch.rows;

@@ -33,6 +33,6 @@ pub mod transforms;
 pub use compose::{Compose, OneOf};
 pub use error::{AugmentError, Result};
 pub use pipeline::{Pipeline, SampleKey, Worker};
-pub use plane::{Image, InputPlane, Pixels, Plane};
+pub use plane::{Image, InputPlane, Pixels, Plane, SourceRows};
 pub use preset::PRESET_NAMES;
 pub use transforms::{Params, Scratch, Transform};

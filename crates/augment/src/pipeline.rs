@@ -255,10 +255,9 @@ impl Pipeline {
         key: SampleKey,
         worker: &'w mut Worker,
     ) -> &'w Plane {
-        input.load_into(&mut worker.img);
         let compose = self.view(key.view);
         let params = compose.sample(&mut key.rng(), input.h, input.w);
-        compose.apply(&params, &mut worker.img, &mut worker.scratch);
+        compose.apply_input(&params, input, &mut worker.img, &mut worker.scratch);
         &worker.img
     }
 

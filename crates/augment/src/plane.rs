@@ -255,3 +255,59 @@ impl<'a> InputPlane<'a> {
         }
     }
 }
+
+/// A grey source read row by row as f32: a [`Plane`], or an [`InputPlane`] whose integer rows
+/// are converted on demand. Resampling transforms read their source through it, so a resize
+/// or crop of a borrowed input converts only the rows it samples instead of loading the whole
+/// image first (same values as [`InputPlane::load_into`]).
+pub trait SourceRows {
+    /// Rows.
+    fn height(&self) -> usize;
+    /// Columns.
+    fn width(&self) -> usize;
+    /// Row `y` (`width()` values): borrowed when stored as f32, else converted into `buf`.
+    fn row_f32<'a>(&'a self, y: usize, buf: &'a mut Vec<f32>) -> &'a [f32];
+    /// The whole source as a plane in `dst` (a copy, or [`InputPlane::load_into`]).
+    fn copy_into(&self, dst: &mut Plane);
+}
+
+impl SourceRows for Plane {
+    fn height(&self) -> usize {
+        self.h
+    }
+    fn width(&self) -> usize {
+        self.w
+    }
+    #[inline]
+    fn row_f32<'a>(&'a self, y: usize, _buf: &'a mut Vec<f32>) -> &'a [f32] {
+        self.row(y)
+    }
+    fn copy_into(&self, dst: &mut Plane) {
+        dst.clone_from(self);
+    }
+}
+
+impl SourceRows for InputPlane<'_> {
+    fn height(&self) -> usize {
+        self.h
+    }
+    fn width(&self) -> usize {
+        self.w
+    }
+    /// Panics when the pixel count is not `h × w` (validate untrusted input first).
+    #[inline]
+    fn row_f32<'a>(&'a self, y: usize, buf: &'a mut Vec<f32>) -> &'a [f32] {
+        let w = self.w;
+        let span = y * w..(y + 1) * w;
+        buf.clear();
+        match self.pixels {
+            Pixels::U8(d) => buf.extend(d[span].iter().map(|&v| v as f32 * (1.0 / 255.0))),
+            Pixels::U16(d) => buf.extend(d[span].iter().map(|&v| v as f32 * (1.0 / 65535.0))),
+            Pixels::F32(d) => return &d[span],
+        }
+        buf
+    }
+    fn copy_into(&self, dst: &mut Plane) {
+        self.load_into(dst);
+    }
+}

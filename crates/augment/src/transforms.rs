@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{AugmentError, Result};
 use crate::kernels::{self, ResampleScratch, Tap};
-use crate::plane::Plane;
+use crate::plane::{InputPlane, Plane, SourceRows};
 
 /// Reusable scratch buffers for one worker thread (no allocation per image once warm).
 #[derive(Debug, Default)]
@@ -98,14 +98,21 @@ impl Default for Resize {
 impl Resize {
     /// No random parameters.
     pub fn sample<R: Rng + ?Sized>(&self, _rng: &mut R) {}
-    /// Resizes `img` in place (through `scratch`).
-    pub fn apply_from(&self, _params: &(), src: &Plane, dst: &mut Plane, scratch: &mut Scratch) {
-        if (src.h, src.w) == (self.height, self.width) {
-            dst.clone_from(src);
+    /// Resizes `src` (a [`Plane`] or a borrowed [`crate::InputPlane`]) into `dst`.
+    pub fn apply_from(
+        &self,
+        _params: &(),
+        src: &impl SourceRows,
+        dst: &mut Plane,
+        scratch: &mut Scratch,
+    ) {
+        let (h, w) = (src.height(), src.width());
+        if (h, w) == (self.height, self.width) {
+            src.copy_into(dst);
             return;
         }
-        kernels::linear_taps(src.w, self.width, 0, self.width, 0, &mut scratch.xt);
-        kernels::linear_taps(src.h, self.height, 0, self.height, 0, &mut scratch.yt);
+        kernels::linear_taps(w, self.width, 0, self.width, 0, &mut scratch.xt);
+        kernels::linear_taps(h, self.height, 0, self.height, 0, &mut scratch.yt);
         kernels::resample_with(src, dst, &scratch.xt, &scratch.yt, &mut scratch.resample);
     }
     /// In place: [`Self::apply_from`] into the scratch plane, then swapped in.
@@ -168,32 +175,26 @@ impl StudyZoom {
             scale: uniform(rng, 1.0 + self.scale_limit.0, 1.0 + self.scale_limit.1),
         }
     }
-    /// Output is `height × width`.
+    /// Output is `height × width`; `src` is a [`Plane`] or a borrowed [`crate::InputPlane`].
     pub fn apply_from(
         &self,
         prm: &ZoomParams,
-        src: &Plane,
+        src: &impl SourceRows,
         dst: &mut Plane,
         scratch: &mut Scratch,
     ) {
-        let nh = ((src.h as f64 * prm.scale) as usize).max(1);
-        let nw = ((src.w as f64 * prm.scale) as usize).max(1);
+        let (h, w) = (src.height(), src.width());
+        let nh = ((h as f64 * prm.scale) as usize).max(1);
+        let nw = ((w as f64 * prm.scale) as usize).max(1);
         // PadIfNeeded (center) then CenterCrop, expressed as the first resized index
         let first = |n: usize, want: usize| -> isize {
             let pad_lo = if n < want { (want - n) / 2 } else { 0 };
             let padded = n.max(want);
             ((padded - want) / 2) as isize - pad_lo as isize
         };
+        kernels::linear_taps(w, nw, first(nw, self.width), self.width, 0, &mut scratch.xt);
         kernels::linear_taps(
-            src.w,
-            nw,
-            first(nw, self.width),
-            self.width,
-            0,
-            &mut scratch.xt,
-        );
-        kernels::linear_taps(
-            src.h,
+            h,
             nh,
             first(nh, self.height),
             self.height,
@@ -308,16 +309,18 @@ impl RandomResizedCrop {
             cw,
         }
     }
-    /// Crops the window and resizes it to `height × width`.
+    /// Crops the window of `src` (a [`Plane`] or a borrowed [`crate::InputPlane`]) and
+    /// resizes it to `height × width`.
     pub fn apply_from(
         &self,
         prm: &CropParams,
-        src: &Plane,
+        src: &impl SourceRows,
         dst: &mut Plane,
         scratch: &mut Scratch,
     ) {
-        let ch = prm.ch.min(src.h - prm.y0.min(src.h - 1)).max(1);
-        let cw = prm.cw.min(src.w - prm.x0.min(src.w - 1)).max(1);
+        let (h, w) = (src.height(), src.width());
+        let ch = prm.ch.min(h - prm.y0.min(h - 1)).max(1);
+        let cw = prm.cw.min(w - prm.x0.min(w - 1)).max(1);
         kernels::linear_taps(cw, self.width, 0, self.width, prm.x0, &mut scratch.xt);
         kernels::linear_taps(ch, self.height, 0, self.height, prm.y0, &mut scratch.yt);
         kernels::resample_with(src, dst, &scratch.xt, &scratch.yt, &mut scratch.resample);
@@ -1468,6 +1471,31 @@ impl Transform {
             (Transform::Sharpen(t), Params::Sharpen(p)) => t.apply_from(p, src, dst, scratch),
             _ => {
                 dst.clone_from(src);
+                self.apply(params, dst, scratch);
+            }
+        }
+    }
+
+    /// Applies the transform to a borrowed input, writing `dst`: the same result as
+    /// [`InputPlane::load_into`] followed by [`Self::apply`], but resizes and crops read the
+    /// input's rows directly (converting only the rows they sample) instead of loading the
+    /// whole image first. Panics when the input's pixel count is not `h × w` (validate
+    /// untrusted input first).
+    pub fn apply_from_input(
+        &self,
+        params: &Params,
+        src: &InputPlane,
+        dst: &mut Plane,
+        scratch: &mut Scratch,
+    ) {
+        match (self, params) {
+            (Transform::Resize(t), Params::Fixed) => t.apply_from(&(), src, dst, scratch),
+            (Transform::StudyZoom(t), Params::Zoom(p)) => t.apply_from(p, src, dst, scratch),
+            (Transform::RandomResizedCrop(t), Params::Crop(p)) => {
+                t.apply_from(p, src, dst, scratch)
+            }
+            _ => {
+                src.load_into(dst);
                 self.apply(params, dst, scratch);
             }
         }

@@ -3,7 +3,8 @@
 
 use twinscan_augment::transforms::*;
 use twinscan_augment::{
-    AugmentError, Compose, InputPlane, PRESET_NAMES, Pipeline, SampleKey, Transform, Worker,
+    AugmentError, Compose, InputPlane, PRESET_NAMES, Pipeline, Plane, SampleKey, Scratch,
+    Transform, Worker,
 };
 
 fn slice(seed: u32) -> Vec<u8> {
@@ -370,5 +371,79 @@ fn apply_from_equals_apply_for_every_transform() {
         let mut b = twinscan_augment::Plane::default();
         t.apply_from(&prm, &src, &mut b, &mut Scratch::default());
         assert_eq!(a, b, "{}", t.name());
+    }
+}
+
+#[test]
+fn reading_the_input_directly_equals_loading_it_first() {
+    // 200×184 inputs (a downscale to 128² that reads only some rows), every preset and a
+    // crop-first and zoom-first compose: Pipeline::augment / Compose::apply_input must give
+    // exactly the pixels of load_into followed by Compose::apply
+    let (h, w) = (200, 184);
+    let u8s: Vec<u8> = (0..h * w)
+        .map(|i| ((i * 7919 + i / w * 13) % 256) as u8)
+        .collect();
+    let u16s: Vec<u16> = u8s
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| v as u16 * 251 + (i % 7) as u16)
+        .collect();
+    let f32s: Vec<f32> = u8s.iter().map(|&v| v as f32 / 300.0 + 0.05).collect();
+    let inputs = [
+        InputPlane::u8(h, w, &u8s),
+        InputPlane::u16(h, w, &u16s),
+        InputPlane::f32(h, w, &f32s),
+    ];
+    let mut composes: Vec<(String, Compose)> = Vec::new();
+    for name in PRESET_NAMES {
+        let p = Pipeline::preset(name).unwrap();
+        composes.push((format!("{name} a"), p.view(0).clone()));
+        composes.push((format!("{name} b"), p.view(1).clone()));
+    }
+    composes.push((
+        "crop first".into(),
+        Compose::new(vec![
+            Transform::RandomResizedCrop(RandomResizedCrop {
+                height: 96,
+                width: 112,
+                ..Default::default()
+            }),
+            Transform::HorizontalFlip(HorizontalFlip { p: 0.5 }),
+        ]),
+    ));
+    composes.push((
+        "zoom first".into(),
+        Compose::new(vec![Transform::StudyZoom(StudyZoom {
+            p: 1.0,
+            ..Default::default()
+        })]),
+    ));
+    let mut scratch = Scratch::default();
+    let (mut direct, mut loaded) = (Plane::default(), Plane::default());
+    for (name, c) in &composes {
+        for input in &inputs {
+            for index in 0..6 {
+                let key = SampleKey {
+                    seed: 9,
+                    epoch: 1,
+                    index,
+                    view: 0,
+                };
+                let params = c.sample(&mut key.rng(), h, w);
+                c.apply_input(&params, input, &mut direct, &mut scratch);
+                input.load_into(&mut loaded);
+                c.apply(&params, &mut loaded, &mut scratch);
+                assert_eq!((direct.h, direct.w), (loaded.h, loaded.w), "{name}");
+                assert!(
+                    direct
+                        .data
+                        .iter()
+                        .zip(&loaded.data)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{name} {:?} index {index}: direct read differs from load + apply",
+                    input.pixels
+                );
+            }
+        }
     }
 }
