@@ -473,21 +473,36 @@ fn add_assign(acc: &mut [f32], v: &[f32]) {
 /// Longest kernel handled by the register-blocked paths (longer ones use row passes).
 const MAX_BLOCKED_TAPS: usize = 64;
 
-/// `out[x] = Σ_j rows[j][x]` (in order j = 0, 1, …), eight columns at a time in registers.
+/// Columns per register block of the box and symmetric filters: four independent 8-lane
+/// accumulators (AVX2), so the additions of one block do not wait on each other's latency.
+const SYM_BLOCK: usize = 32;
+
+/// One `N`-column block of [`sum_rows`] starting at column `x`.
+#[inline(always)]
+fn sum_rows_block<const N: usize>(rows: &[&[f32]], x: usize, out: &mut [f32]) {
+    let mut s = [0f32; N];
+    s.copy_from_slice(&rows[0][x..x + N]);
+    for row in &rows[1..] {
+        let v = &row[x..x + N];
+        for i in 0..N {
+            s[i] += v[i];
+        }
+    }
+    out[x..x + N].copy_from_slice(&s);
+}
+
+/// `out[x] = Σ_j rows[j][x]` (in order j = 0, 1, …), [`SYM_BLOCK`] (then eight) columns at a
+/// time in registers.
 #[inline(always)]
 fn sum_rows(rows: &[&[f32]], out: &mut [f32]) {
     let n = out.len();
     let mut x = 0;
+    while x + SYM_BLOCK <= n {
+        sum_rows_block::<SYM_BLOCK>(rows, x, out);
+        x += SYM_BLOCK;
+    }
     while x + 8 <= n {
-        let mut s = [0f32; 8];
-        s.copy_from_slice(&rows[0][x..x + 8]);
-        for row in &rows[1..] {
-            let v = &row[x..x + 8];
-            for i in 0..8 {
-                s[i] += v[i];
-            }
-        }
-        out[x..x + 8].copy_from_slice(&s);
+        sum_rows_block::<8>(rows, x, out);
         x += 8;
     }
     for (xx, o) in out.iter_mut().enumerate().skip(x) {
@@ -498,10 +513,6 @@ fn sum_rows(rows: &[&[f32]], out: &mut [f32]) {
         *o = a;
     }
 }
-
-/// Columns per register block of the symmetric filters: four independent 8-lane accumulators
-/// (AVX2), so the additions of one block do not wait on each other's latency.
-const SYM_BLOCK: usize = 32;
 
 /// One `N`-column block of [`sym_rows`] starting at column `x`.
 #[inline(always)]
@@ -550,21 +561,33 @@ fn sym_rows(rows: &[&[f32]], kern: &[f32], out: &mut [f32]) {
     }
 }
 
-/// [`sum_rows`] over the `k` shifted windows `src[j..]` (horizontal box sum).
+/// One `N`-column block of [`sum_shift`] starting at column `x`.
 #[inline(always)]
-fn sum_shift(src: &[f32], k: usize, out: &mut [f32]) {
+fn sum_shift_block<const N: usize>(src: &[f32], k: usize, scale: f32, x: usize, out: &mut [f32]) {
+    let mut s = [0f32; N];
+    s.copy_from_slice(&src[x..x + N]);
+    for j in 1..k {
+        let v = &src[x + j..x + j + N];
+        for i in 0..N {
+            s[i] += v[i];
+        }
+    }
+    for (o, &v) in out[x..x + N].iter_mut().zip(&s) {
+        *o = v * scale;
+    }
+}
+
+/// [`sum_rows`] over the `k` shifted windows `src[j..]` (horizontal box sum), times `scale`.
+#[inline(always)]
+fn sum_shift(src: &[f32], k: usize, scale: f32, out: &mut [f32]) {
     let n = out.len();
     let mut x = 0;
+    while x + SYM_BLOCK <= n {
+        sum_shift_block::<SYM_BLOCK>(src, k, scale, x, out);
+        x += SYM_BLOCK;
+    }
     while x + 8 <= n {
-        let mut s = [0f32; 8];
-        s.copy_from_slice(&src[x..x + 8]);
-        for j in 1..k {
-            let v = &src[x + j..x + j + 8];
-            for i in 0..8 {
-                s[i] += v[i];
-            }
-        }
-        out[x..x + 8].copy_from_slice(&s);
+        sum_shift_block::<8>(src, k, scale, x, out);
         x += 8;
     }
     for (xx, o) in out.iter_mut().enumerate().skip(x) {
@@ -572,7 +595,7 @@ fn sum_shift(src: &[f32], k: usize, out: &mut [f32]) {
         for j in 1..k {
             a += src[xx + j];
         }
-        *o = a;
+        *o = a * scale;
     }
 }
 
@@ -662,11 +685,7 @@ pub fn box_blur(src: &Plane, dst: &mut Plane, k: usize, pad: &mut Vec<f32>, acc:
         }
         sum_rows(&rows[..k], &mut acc[r..r + w]);
         reflect_border(acc, r, w);
-        let out = &mut dst.data[y * w..(y + 1) * w];
-        sum_shift(acc, k, out);
-        for o in out.iter_mut() {
-            *o *= scale;
-        }
+        sum_shift(acc, k, scale, &mut dst.data[y * w..(y + 1) * w]);
     }
 }
 }
@@ -1221,6 +1240,56 @@ mod tests {
             }
         }
         out
+    }
+
+    /// Straight definition of [`box_blur`]: the vertical sum of the `k` REFLECT_101 rows
+    /// (top to bottom), then the horizontal sum over the REFLECT_101-extended row (left to
+    /// right), times `1/k²` rounded to f32.
+    fn box_reference(src: &Plane, k: usize) -> Vec<f32> {
+        let (h, w, r) = (src.h, src.w, (k / 2) as isize);
+        let scale = (1.0 / (k * k) as f64) as f32;
+        let mut vert = vec![0f32; h * w];
+        for y in 0..h {
+            for x in 0..w {
+                let mut a = src.at(reflect101(y as isize - r, h), x);
+                for d in 1 - r..=r {
+                    a += src.at(reflect101(y as isize + d, h), x);
+                }
+                vert[y * w + x] = a;
+            }
+        }
+        let mut out = vec![0f32; h * w];
+        for y in 0..h {
+            let at = |x: isize| vert[y * w + reflect101(x, w)];
+            for x in 0..w {
+                let mut a = at(x as isize - r);
+                for d in 1 - r..=r {
+                    a += at(x as isize + d);
+                }
+                out[y * w + x] = a * scale;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn box_blur_is_bit_identical_to_the_separable_definition() {
+        let (mut pad, mut acc) = (Vec::new(), Vec::new());
+        let mut dst = Plane::default();
+        for (i, &(h, w)) in [(40, 77), (9, 32), (33, 8), (5, 3), (1, 1), (70, 129)]
+            .iter()
+            .enumerate()
+        {
+            let src = noise(h, w, 30 + i as u64);
+            for k in [1, 3, 5, 7, 9, 67] {
+                box_blur(&src, &mut dst, k, &mut pad, &mut acc);
+                assert_eq!(
+                    bits(&dst.data),
+                    bits(&box_reference(&src, k)),
+                    "{h}×{w} k{k}"
+                );
+            }
+        }
     }
 
     #[test]
