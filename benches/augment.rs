@@ -6,8 +6,9 @@
 //!   probabilities) on a single grey plane, one thread; each iteration draws fresh parameters
 //!   and applies them from the input into an output plane (`Transform::apply_from`: resampling
 //!   and filters read the input directly, point operations copy it first), as an
-//!   albumentations call returns a new array. Presets go through `Pipeline::augment` (which
-//!   loads the input into its working plane first).
+//!   albumentations call returns a new array. Presets go through `Pipeline::augment` (whose
+//!   first resize or crop reads the input's rows directly; other first transforms load the
+//!   input into the working plane first).
 //!   Throughput in images/s.
 //! * `augment_batch/<preset>`: 256 samples × two views (512 images) of 128² u8 slices into two
 //!   N×1×128×128 buffers with the global rayon pool (all cores); `<preset>_1thread` the same in
