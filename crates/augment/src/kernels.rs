@@ -140,6 +140,7 @@ pub struct ResampleScratch {
 
 /// How the horizontal pass fetches the source samples of one block of eight outputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // only the AVX2 pass reads it
 enum Fetch {
     /// Lane by lane (hardware gather): the block spans more than 32 samples.
     Gather,
@@ -156,6 +157,7 @@ enum Fetch {
 /// The horizontal pass of [`resample_with`] for one set of x taps: structure-of-arrays taps
 /// and, per block of eight outputs, how its source samples are fetched.
 #[derive(Debug, Default, Clone)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // `fetch`, `rel*`: AVX2 pass only
 struct HPlan {
     /// Source row length the plan was built for (every index is below it).
     src_w: usize,
@@ -473,9 +475,10 @@ fn add_assign(acc: &mut [f32], v: &[f32]) {
 /// Longest kernel handled by the register-blocked paths (longer ones use row passes).
 const MAX_BLOCKED_TAPS: usize = 64;
 
-/// Columns per register block of the box and symmetric filters: four independent 8-lane
-/// accumulators (AVX2), so the additions of one block do not wait on each other's latency.
-const SYM_BLOCK: usize = 32;
+/// Columns per register block of the box and symmetric filters: eight independent 8-lane
+/// accumulators (AVX2), so the additions of one block do not wait on each other's latency
+/// and loop overhead is spread over more columns (64 measured ~8% faster than 32 at 512²).
+const SYM_BLOCK: usize = 64;
 
 /// One `N`-column block of [`sum_rows`] starting at column `x`.
 #[inline(always)]
