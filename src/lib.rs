@@ -10,6 +10,9 @@
 //! | [`models`] | `twinscan-models` | yes |
 //! | [`ssl`] | `twinscan-ssl` | yes |
 //! | [`classify`] | `twinscan-classify` | yes |
+//!
+//! With the `train` feature, [`experiment`] runs a TOML grid of pretrainings and
+//! classification runs (the `experiment` and `quickstart` examples).
 
 pub use twinscan_augment as augment;
 #[cfg(feature = "train")]
@@ -19,3 +22,8 @@ pub use twinscan_data as data;
 pub use twinscan_models as models;
 #[cfg(feature = "train")]
 pub use twinscan_ssl as ssl;
+
+#[cfg(feature = "train")]
+pub mod experiment;
+#[cfg(feature = "train")]
+pub mod progress;

@@ -89,6 +89,20 @@ pub enum ClassifyError {
         #[source]
         source: twinscan_models::ModelsError,
     },
+    /// A chart could not be drawn or written.
+    #[error("{path}: cannot draw the chart: {message}")]
+    Plot {
+        /// The PNG file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// The prepared dataset could not be opened or read.
+    #[error(transparent)]
+    Data(#[from] twinscan_data::DataError),
+    /// An augmentation pipeline could not be built or applied.
+    #[error(transparent)]
+    Augment(#[from] twinscan_augment::AugmentError),
 }
 
 /// Result alias for twinscan-classify.

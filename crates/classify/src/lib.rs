@@ -7,13 +7,18 @@
 //! - [`loss`]: the masked, class-weighted tri-state cross-entropy (and a single-logit BCE);
 //! - [`head`]: the tri-state head, backbone initialisation (`random`, `imagenet:FILE`,
 //!   `barlow:FILE`) and mode (`frozen`, `finetune`);
-//! - [`classifier`]: ResNet encoder + head, built from a serialisable config.
+//! - [`plot`]: PNG charts of training curves and result tables (plotters, bundled font);
+//! - [`classifier`]: ResNet encoder + head, built from a serialisable config;
+//! - [`train`]: one run on a prepared dataset: train split (augmented), model selection on
+//!   validation, held-out test metrics, predictions and curves, written atomically.
 
 pub mod classifier;
 pub mod error;
 pub mod head;
 pub mod loss;
 pub mod metrics;
+pub mod plot;
 pub mod report;
+pub mod train;
 
 pub use error::{ClassifyError, Result};

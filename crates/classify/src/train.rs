@@ -1,0 +1,792 @@
+//! Training and evaluating one classifier on a prepared dataset, patient-level and held out.
+//!
+//! Train on the train split (with a twinscan-augment preset), evaluate on the validation
+//! split after every epoch, keep the epoch with the best validation score, and report its
+//! metrics on the **test** split (never the training data: flaw 3 of the study). One run
+//! writes, atomically (a temporary folder renamed at the end):
+//!
+//! ```text
+//! RUN/config.json       RunInfo: the TrainConfig, dataset, structures, split sizes
+//! RUN/log.jsonl         one EpochRecord per epoch (train loss, val loss, val macro F1/AUROC)
+//! RUN/predictions.csv   scan,patient,slice,structure,label,prob: every test slice × structure
+//! RUN/metrics.csv       structure,tn,fp,fn,tp,f1,f1_lo,f1_hi,auroc,auroc_lo,auroc_hi,n_known
+//! RUN/val_metrics.csv   the same on the validation split, selected epoch (no bootstrap)
+//! RUN/curves.png        loss and validation macro F1 per epoch
+//! RUN/result.json       RunResult: selected epoch, mean test F1/AUROC, seconds (written last)
+//! ```
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::tensor::{Device, Int, Tensor};
+use serde::{Deserialize, Serialize};
+use twinscan_augment::{InputPlane, Pipeline};
+use twinscan_data::prepared::{Prepared, epoch_order};
+use twinscan_data::split::Split;
+use twinscan_models::{BackboneInit, ResNetConfig, image_batch};
+
+use crate::classifier::{Classifier, ClassifierConfig};
+use crate::error::{ClassifyError, Result};
+use crate::head::{HeadInit, HeadKind, Mode};
+use crate::loss::{MaskedBce, MaskedCrossEntropy, MaskedLossConfig, labels_tensor};
+use crate::metrics::{BootstrapConfig, MetricsConfig, Samples, StructureMetrics};
+use crate::report::{PredictionRow, write_metrics, write_predictions};
+
+/// The optimiser of a classification run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum OptimizerConfig {
+    /// Adam (β 0.9 / 0.999, ε 1e-8 as PyTorch), constant rate: the study (lr 1e-4).
+    Adam {
+        /// Learning rate.
+        lr: f64,
+    },
+    /// SGD with momentum (no dampening), optionally cosine-annealed to 0 over the run: the
+    /// reference linear evaluation (lr 0.3, momentum 0.9, cosine).
+    Sgd {
+        /// Peak learning rate.
+        lr: f64,
+        /// Momentum factor.
+        momentum: f64,
+        /// Cosine annealing per step.
+        cosine: bool,
+    },
+}
+
+/// Which epoch's model is kept and tested.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Selection {
+    /// Highest mean validation macro F1 over structures (ties: the earlier epoch).
+    #[default]
+    ValMacroF1,
+    /// Lowest validation loss.
+    ValLoss,
+    /// The last epoch.
+    Last,
+}
+
+/// Everything that determines a classification run (with the dataset and the backbone file).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Encoder preset (resnet18 in the study).
+    pub arch: String,
+    /// Encoder input channels (3: grey replicated, ImageNet-compatible).
+    pub in_channels: usize,
+    /// Side of the network input (128 in the study).
+    pub image_size: usize,
+    /// Backbone weights: `random`, `imagenet:FILE`, `barlow:FILE`.
+    pub init: BackboneInit,
+    /// Frozen backbone (linear probe) or finetuned.
+    pub mode: Mode,
+    /// Optimiser.
+    pub optimizer: OptimizerConfig,
+    /// Epochs.
+    pub epochs: u64,
+    /// Training batch size (64 in the study).
+    pub batch_size: usize,
+    /// Cap on steps per epoch (quick runs); `None` = the whole train split.
+    #[serde(default)]
+    pub max_steps_per_epoch: Option<u64>,
+    /// Train-time augmentation preset or pipeline file (`study_supervised`).
+    pub augment: String,
+    /// The masked loss (class weights [1, 2], reduction).
+    pub loss: MaskedLossConfig,
+    /// Pair logits (the study) or single logits.
+    pub head_kind: HeadKind,
+    /// Head initialisation.
+    pub head_init: HeadInit,
+    /// Model selection on the validation split.
+    pub selection: Selection,
+    /// Threshold, F1 definition and test bootstrap.
+    pub metrics: MetricsConfig,
+    /// Seed of initialisation, order and augmentation.
+    pub seed: u64,
+    /// Batch size of evaluation passes.
+    pub eval_batch_size: usize,
+}
+
+impl TrainConfig {
+    /// The study: ResNet-18, 3×128², Adam lr 1e-4, batch 64, 35 epochs, `study_supervised`,
+    /// class weights [1, 2] (loss averaged over known labels), pair logits.
+    pub fn study() -> Self {
+        Self {
+            arch: "resnet18".into(),
+            in_channels: 3,
+            image_size: 128,
+            init: BackboneInit::Random,
+            mode: Mode::Finetune,
+            optimizer: OptimizerConfig::Adam { lr: 1e-4 },
+            epochs: 35,
+            batch_size: 64,
+            max_steps_per_epoch: None,
+            augment: "study_supervised".into(),
+            loss: MaskedLossConfig::default(),
+            head_kind: HeadKind::Pairs,
+            head_init: HeadInit::TorchDefault,
+            selection: Selection::ValMacroF1,
+            metrics: MetricsConfig::default(),
+            seed: 0,
+            eval_batch_size: 128,
+        }
+    }
+
+    /// The reference linear evaluation: frozen backbone, SGD lr 0.3 momentum 0.9 cosine,
+    /// 100 epochs, head N(0, 0.01), bias 0.
+    pub fn linear_eval() -> Self {
+        Self {
+            mode: Mode::Frozen,
+            optimizer: OptimizerConfig::Sgd {
+                lr: 0.3,
+                momentum: 0.9,
+                cosine: true,
+            },
+            epochs: 100,
+            head_init: HeadInit::Reference,
+            ..Self::study()
+        }
+    }
+
+    /// The classifier's configuration for `structures` structures.
+    ///
+    /// # Errors
+    /// [`ClassifyError::Model`] for an unknown `arch`.
+    pub fn classifier(&self, structures: usize) -> Result<ClassifierConfig> {
+        let encoder = ResNetConfig::preset(&self.arch)
+            .map_err(|source| ClassifyError::Model {
+                context: "encoder architecture".into(),
+                source,
+            })?
+            .with_in_channels(self.in_channels)
+            .with_num_classes(None);
+        Ok(ClassifierConfig::new(encoder, structures)
+            .with_init(self.init.clone())
+            .with_mode(self.mode)
+            .with_head_kind(self.head_kind)
+            .with_head_init(self.head_init))
+    }
+
+    fn pipeline(&self, name: &str) -> Result<Pipeline> {
+        Ok(Pipeline::from_name_or_path(name)?
+            .with_output_size(self.image_size, self.image_size)
+            .with_channels(self.in_channels))
+    }
+
+    /// Checks the values.
+    ///
+    /// # Errors
+    /// [`ClassifyError::Config`] naming the field.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |f: &str, m: String| Err(ClassifyError::config(f, m));
+        if self.epochs == 0 {
+            return bad("epochs", "must be > 0".into());
+        }
+        if self.batch_size < 2 || self.eval_batch_size == 0 {
+            return bad(
+                "batch_size",
+                format!(
+                    "training batch must be >= 2 (BatchNorm), evaluation batch >= 1; got {} / {}",
+                    self.batch_size, self.eval_batch_size
+                ),
+            );
+        }
+        if self.image_size < 32 {
+            return bad(
+                "image_size",
+                format!("must be >= 32, got {}", self.image_size),
+            );
+        }
+        if !(1..=4).contains(&self.in_channels) {
+            return bad(
+                "in_channels",
+                format!("must be 1..=4, got {}", self.in_channels),
+            );
+        }
+        if self.max_steps_per_epoch == Some(0) {
+            return bad("max_steps_per_epoch", "must be > 0 when set".into());
+        }
+        let (lr, m) = match self.optimizer {
+            OptimizerConfig::Adam { lr } => (lr, 0.0),
+            OptimizerConfig::Sgd { lr, momentum, .. } => (lr, momentum),
+        };
+        if !(lr.is_finite() && lr > 0.0) || !(0.0..1.0).contains(&m) {
+            return bad(
+                "optimizer",
+                format!("lr must be finite and > 0 and momentum in [0, 1); got {lr} / {m}"),
+            );
+        }
+        self.loss.validate()?;
+        self.metrics.validate()?;
+        self.pipeline(&self.augment)?.validate()?;
+        Ok(())
+    }
+
+    fn optimizer(&self) -> ModuleOptimizer {
+        match self.optimizer {
+            OptimizerConfig::Adam { .. } => AdamConfig::new().with_epsilon(1e-8).init(),
+            OptimizerConfig::Sgd { momentum, .. } => SgdConfig::new()
+                .with_momentum((momentum > 0.0).then(|| {
+                    MomentumConfig::new()
+                        .with_momentum(momentum)
+                        .with_dampening(0.0)
+                }))
+                .init(),
+        }
+    }
+
+    fn learning_rate(&self, step: u64, total: u64) -> f64 {
+        match self.optimizer {
+            OptimizerConfig::Adam { lr } => lr,
+            OptimizerConfig::Sgd { lr, cosine, .. } => {
+                if cosine {
+                    let t = step as f64 / total.max(1) as f64;
+                    lr * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
+                } else {
+                    lr
+                }
+            }
+        }
+    }
+}
+
+/// `config.json` of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// The prepared dataset.
+    pub data: PathBuf,
+    /// The configuration.
+    pub config: TrainConfig,
+    /// Structure names (head order).
+    pub structures: Vec<String>,
+    /// Slices per split: train, validation, test.
+    pub slices: [usize; 3],
+    /// Patients per split.
+    pub patients: [usize; 3],
+}
+
+/// One line of `log.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// 0-based epoch.
+    pub epoch: u64,
+    /// Mean training loss.
+    pub train_loss: f64,
+    /// Validation loss (the same masked loss, eval mode, no augmentation).
+    pub val_loss: f64,
+    /// Mean over structures of the validation macro F1 (known labels only).
+    pub val_macro_f1: f64,
+    /// Mean over structures of the validation AUROC.
+    pub val_auroc: f64,
+    /// Wall seconds of the epoch (training and validation).
+    pub seconds: f64,
+    /// Training images per second.
+    pub images_per_s: f64,
+}
+
+/// `result.json` of a finished run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    /// The epoch whose model was tested.
+    pub selected_epoch: u64,
+    /// How it was selected.
+    pub selection: Selection,
+    /// Mean test macro F1 over structures with a defined value.
+    pub test_macro_f1: f64,
+    /// Mean test AUROC over structures with a defined value.
+    pub test_auroc: f64,
+    /// Which split the metrics files describe.
+    pub metrics_split: String,
+    /// Wall seconds of the run.
+    pub seconds: f64,
+}
+
+/// What [`train_and_evaluate`] reports as it goes.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// Set up: epochs and steps per epoch.
+    Started {
+        /// Epochs.
+        epochs: u64,
+        /// Training steps per epoch.
+        steps_per_epoch: u64,
+    },
+    /// A training step finished.
+    Step {
+        /// 0-based epoch.
+        epoch: u64,
+        /// Loss of the step.
+        loss: f64,
+    },
+    /// An epoch finished (validation included).
+    Epoch(&'a EpochRecord),
+    /// The test split is being evaluated.
+    Testing,
+}
+
+/// What a finished run produced.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    /// The run folder.
+    pub dir: PathBuf,
+    /// Per-epoch history.
+    pub history: Vec<EpochRecord>,
+    /// Summary.
+    pub result: RunResult,
+    /// Test metrics per structure.
+    pub test: Vec<StructureMetrics>,
+}
+
+/// The run-folder file names.
+pub mod files {
+    /// Configuration.
+    pub const CONFIG: &str = "config.json";
+    /// Epoch log.
+    pub const LOG: &str = "log.jsonl";
+    /// Test predictions.
+    pub const PREDICTIONS: &str = "predictions.csv";
+    /// Test metrics.
+    pub const METRICS: &str = "metrics.csv";
+    /// Validation metrics of the selected epoch.
+    pub const VAL_METRICS: &str = "val_metrics.csv";
+    /// Curves.
+    pub const CURVES: &str = "curves.png";
+    /// Summary, written last: its presence marks a finished run.
+    pub const RESULT: &str = "result.json";
+}
+
+/// Whether `dir` holds a finished run (its `result.json` reads).
+pub fn is_finished(dir: &Path) -> bool {
+    read_result(dir).is_ok()
+}
+
+/// Reads a finished run's `result.json`.
+///
+/// # Errors
+/// [`ClassifyError::Io`] / [`ClassifyError::Json`] naming the file.
+pub fn read_result(dir: &Path) -> Result<RunResult> {
+    let path = dir.join(files::RESULT);
+    let bytes = fs::read(&path).map_err(|e| ClassifyError::io(&path, e))?;
+    serde_json::from_slice(&bytes).map_err(|source| ClassifyError::Json { path, source })
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let bytes = serde_json::to_vec_pretty(value).map_err(|source| ClassifyError::Json {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    fs::write(path, bytes).map_err(|e| ClassifyError::io(path, e))
+}
+
+fn read_back<E: std::fmt::Debug>(what: &'static str) -> impl Fn(E) -> ClassifyError {
+    move |e| ClassifyError::Shape {
+        what: what.into(),
+        message: format!("reading back from the device failed: {e:?}"),
+    }
+}
+
+/// Evaluation of one split: probabilities (`n × S`, row-major) and the mean masked loss.
+struct Evaluation {
+    probs: Vec<f32>,
+    loss: f64,
+}
+
+struct Runner<'a> {
+    data: &'a Prepared,
+    cfg: &'a TrainConfig,
+    structures: usize,
+}
+
+impl Runner<'_> {
+    fn inputs<'d>(&self, data: &'d Prepared, idx: &[usize]) -> Vec<InputPlane<'d>> {
+        let s = data.size();
+        idx.iter()
+            .map(|&i| InputPlane::u8(s, s, &data.image(i)[..s * s]))
+            .collect()
+    }
+
+    fn labels(&self, idx: &[usize], device: &Device) -> Result<Tensor<2, Int>> {
+        let flat: Vec<i8> = idx
+            .iter()
+            .flat_map(|&i| self.data.labels(i).iter().copied())
+            .collect();
+        labels_tensor(&flat, idx.len(), self.structures, device)
+    }
+
+    fn loss(&self, logits: Tensor<2>, labels: Tensor<2, Int>) -> Result<Tensor<1>> {
+        Ok(match self.cfg.head_kind {
+            HeadKind::Pairs => MaskedCrossEntropy::new(self.cfg.loss)?.forward(logits, labels),
+            HeadKind::Single => MaskedBce::new(self.cfg.loss)?.forward(logits, labels),
+        })
+    }
+
+    /// Forward passes in eval mode (BatchNorm on running statistics, no augmentation).
+    fn evaluate(
+        &self,
+        model: &Classifier,
+        idx: &[usize],
+        pipeline: &Pipeline,
+        device: &Device,
+    ) -> Result<Evaluation> {
+        let model = model.valid();
+        let s = self.data.size();
+        let (h, w) = pipeline.output_shape(s, s)?;
+        let c = pipeline.channels;
+        let mut probs = Vec::with_capacity(idx.len() * self.structures);
+        let mut loss_sum = 0.0;
+        for chunk in idx.chunks(self.cfg.eval_batch_size) {
+            let inputs = self.inputs(self.data, chunk);
+            let keys: Vec<u64> = chunk.iter().map(|&i| i as u64).collect();
+            let mut buf = vec![0.0f32; chunk.len() * c * h * w];
+            pipeline.batch(&inputs, self.cfg.seed, 0, &keys, 0, &mut buf)?;
+            let x = image_batch(&buf, [chunk.len(), c, h, w], device).map_err(|source| {
+                ClassifyError::Model {
+                    context: "evaluation batch".into(),
+                    source,
+                }
+            })?;
+            let logits = model.forward(x);
+            let l = self
+                .loss(logits.clone(), self.labels(chunk, device)?)?
+                .into_scalar::<f32>() as f64;
+            loss_sum += l * chunk.len() as f64;
+            let p = model
+                .head
+                .probabilities(logits)
+                .into_data()
+                .try_to_vec::<f32>()
+                .map_err(read_back("probabilities"))?;
+            probs.extend(p);
+        }
+        Ok(Evaluation {
+            probs,
+            loss: loss_sum / idx.len().max(1) as f64,
+        })
+    }
+
+    fn samples(&self, idx: &[usize], probs: &[f32]) -> Result<Samples> {
+        let names = self.data.structures();
+        let mut samples = Samples::new();
+        for name in names {
+            samples.add_structure(name);
+        }
+        for (row, &i) in idx.iter().enumerate() {
+            for (j, name) in names.iter().enumerate() {
+                let p = probs[row * self.structures + j].clamp(0.0, 1.0) as f64;
+                samples.push(name, self.data.patient(i), self.data.labels(i)[j].into(), p)?;
+            }
+        }
+        Ok(samples)
+    }
+
+    fn prediction_rows(&self, idx: &[usize], probs: &[f32]) -> Vec<PredictionRow> {
+        let names = self.data.structures();
+        let mut rows = Vec::with_capacity(idx.len() * names.len());
+        for (row, &i) in idx.iter().enumerate() {
+            for (j, name) in names.iter().enumerate() {
+                rows.push(PredictionRow {
+                    scan: self.data.scan(i).to_string(),
+                    patient: self.data.patient(i).to_string(),
+                    slice: self.data.slice_index(i) as u32,
+                    structure: name.clone(),
+                    label: self.data.labels(i)[j],
+                    prob: probs[row * self.structures + j].clamp(0.0, 1.0) as f64,
+                });
+            }
+        }
+        rows
+    }
+}
+
+/// Mean of the finite values (NaN if none).
+fn finite_mean(values: impl Iterator<Item = f64>) -> f64 {
+    let v: Vec<f64> = values.filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        v.iter().sum::<f64>() / v.len() as f64
+    }
+}
+
+fn patients(data: &Prepared, idx: &[usize]) -> usize {
+    idx.iter()
+        .map(|&i| data.patient(i))
+        .collect::<std::collections::HashSet<_>>()
+        .len()
+}
+
+/// Trains, selects on validation, tests, and writes the run folder `out` (see the
+/// [module documentation](self)). `device` is a plain device (autodiff is added here).
+///
+/// # Errors
+/// Configuration, dataset (e.g. an empty split), weight-file and I/O errors naming the file;
+/// nothing is left at `out` unless the run finished.
+pub fn train_and_evaluate(
+    data_dir: &Path,
+    out: &Path,
+    cfg: &TrainConfig,
+    device: &Device,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<RunOutcome> {
+    let started = Instant::now();
+    cfg.validate()?;
+    let data = Prepared::open(data_dir)?;
+    let split = [Split::Train, Split::Val, Split::Test].map(|s| data.indices(s));
+    for (s, name) in split.iter().zip(["train", "validation", "test"]) {
+        if s.is_empty() {
+            return Err(ClassifyError::config(
+                "dataset",
+                format!("{}: the {name} split has no slices", data_dir.display()),
+            ));
+        }
+    }
+    let [train, val, test] = &split;
+    let per_epoch = (train.len() / cfg.batch_size).max(1) as u64;
+    let steps_per_epoch = cfg
+        .max_steps_per_epoch
+        .map_or(per_epoch, |m| m.min(per_epoch));
+    let total_steps = steps_per_epoch * cfg.epochs;
+
+    // Everything is written into a temporary folder next to `out`, renamed at the end.
+    let parent = out.parent().filter(|p| !p.as_os_str().is_empty());
+    let parent = parent.unwrap_or(Path::new("."));
+    fs::create_dir_all(parent).map_err(|e| ClassifyError::io(parent, e))?;
+    let name = out
+        .file_name()
+        .ok_or_else(|| ClassifyError::config("out", format!("{} has no name", out.display())))?;
+    let tmp = parent.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    if tmp.exists() {
+        fs::remove_dir_all(&tmp).map_err(|e| ClassifyError::io(&tmp, e))?;
+    }
+    fs::create_dir_all(&tmp).map_err(|e| ClassifyError::io(&tmp, e))?;
+    let result = run_into(
+        &data,
+        data_dir,
+        &tmp,
+        cfg,
+        device,
+        [train, val, test],
+        steps_per_epoch,
+        total_steps,
+        started,
+        on_event,
+    );
+    match result {
+        Ok((history, result, test)) => {
+            if out.exists() {
+                fs::remove_dir_all(out).map_err(|e| ClassifyError::io(out, e))?;
+            }
+            fs::rename(&tmp, out).map_err(|e| ClassifyError::io(out, e))?;
+            Ok(RunOutcome {
+                dir: out.to_path_buf(),
+                history,
+                result,
+                test,
+            })
+        }
+        Err(e) => {
+            let _ = fs::remove_dir_all(&tmp);
+            Err(e)
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_into(
+    data: &Prepared,
+    data_dir: &Path,
+    dir: &Path,
+    cfg: &TrainConfig,
+    device: &Device,
+    [train, val, test]: [&Vec<usize>; 3],
+    steps_per_epoch: u64,
+    total_steps: u64,
+    started: Instant,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<(Vec<EpochRecord>, RunResult, Vec<StructureMetrics>)> {
+    let structures = data.structures().len();
+    let info = RunInfo {
+        data: data_dir.to_path_buf(),
+        config: cfg.clone(),
+        structures: data.structures().to_vec(),
+        slices: [train.len(), val.len(), test.len()],
+        patients: [train, val, test].map(|s| patients(data, s)),
+    };
+    write_json(&dir.join(files::CONFIG), &info)?;
+
+    let ad = device.clone().autodiff();
+    ad.seed(cfg.seed);
+    let (mut model, _report) = cfg.classifier(structures)?.init(&ad)?;
+    let mut optim = cfg.optimizer();
+    let train_pipe = cfg.pipeline(&cfg.augment)?;
+    let eval_pipe = cfg.pipeline("study_eval")?;
+    let runner = Runner {
+        data,
+        cfg,
+        structures,
+    };
+    let s = data.size();
+    let (h, w) = train_pipe.output_shape(s, s)?;
+    let c = train_pipe.channels;
+
+    on_event(Event::Started {
+        epochs: cfg.epochs,
+        steps_per_epoch,
+    });
+    let mut history: Vec<EpochRecord> = Vec::new();
+    let mut best: Option<(u64, f64, Classifier, Vec<StructureMetrics>)> = None;
+    let mut log = String::new();
+    let mut step = 0u64;
+    for epoch in 0..cfg.epochs {
+        let t0 = Instant::now();
+        let order = epoch_order(train, cfg.seed, epoch);
+        let mut loss_sum = 0.0;
+        let mut seen = 0usize;
+        for b in 0..steps_per_epoch as usize {
+            let start = b * cfg.batch_size;
+            let chunk = &order[start..(start + cfg.batch_size).min(order.len())];
+            if chunk.len() < 2 {
+                break;
+            }
+            let inputs = runner.inputs(data, chunk);
+            let keys: Vec<u64> = chunk.iter().map(|&i| i as u64).collect();
+            let mut buf = vec![0.0f32; chunk.len() * c * h * w];
+            train_pipe.batch(&inputs, cfg.seed, epoch, &keys, 0, &mut buf)?;
+            let x = image_batch(&buf, [chunk.len(), c, h, w], &ad).map_err(|source| {
+                ClassifyError::Model {
+                    context: "training batch".into(),
+                    source,
+                }
+            })?;
+            let loss = runner.loss(model.forward(x), runner.labels(chunk, &ad)?)?;
+            let value = loss.clone().into_scalar::<f32>() as f64;
+            if !value.is_finite() {
+                return Err(ClassifyError::config(
+                    "training",
+                    format!("non-finite loss {value} at epoch {epoch}, step {step}"),
+                ));
+            }
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(cfg.learning_rate(step, total_steps), model, grads);
+            loss_sum += value * chunk.len() as f64;
+            seen += chunk.len();
+            step += 1;
+            on_event(Event::Step { epoch, loss: value });
+        }
+        let train_seconds = t0.elapsed().as_secs_f64();
+        let plain = device.clone();
+        let ev = runner.evaluate(&model, val, &eval_pipe, &plain)?;
+        let val_cfg = MetricsConfig {
+            bootstrap: BootstrapConfig {
+                replicates: 0,
+                ..cfg.metrics.bootstrap
+            },
+            ..cfg.metrics
+        };
+        let val_metrics = runner.samples(val, &ev.probs)?.evaluate(&val_cfg)?;
+        let record = EpochRecord {
+            epoch,
+            train_loss: loss_sum / seen.max(1) as f64,
+            val_loss: ev.loss,
+            val_macro_f1: finite_mean(val_metrics.iter().map(|m| m.f1)),
+            val_auroc: finite_mean(val_metrics.iter().map(|m| m.auroc)),
+            seconds: t0.elapsed().as_secs_f64(),
+            images_per_s: seen as f64 / train_seconds.max(1e-9),
+        };
+        log.push_str(
+            &serde_json::to_string(&record).map_err(|source| ClassifyError::Json {
+                path: dir.join(files::LOG),
+                source,
+            })?,
+        );
+        log.push('\n');
+        on_event(Event::Epoch(&record));
+        let score = match cfg.selection {
+            Selection::ValMacroF1 => record.val_macro_f1,
+            Selection::ValLoss => -record.val_loss,
+            Selection::Last => epoch as f64,
+        };
+        let better = match &best {
+            None => true,
+            Some((_, b, _, _)) => score > *b || (b.is_nan() && !score.is_nan()),
+        };
+        if better {
+            best = Some((epoch, score, model.clone(), val_metrics));
+        }
+        history.push(record);
+    }
+    fs::write(dir.join(files::LOG), &log)
+        .map_err(|e| ClassifyError::io(dir.join(files::LOG), e))?;
+    let Some((selected_epoch, _, best_model, best_val)) = best else {
+        return Err(ClassifyError::config("epochs", "no epoch ran"));
+    };
+    write_metrics(&dir.join(files::VAL_METRICS), &best_val)?;
+
+    on_event(Event::Testing);
+    let ev = runner.evaluate(&best_model, test, &eval_pipe, device)?;
+    write_predictions(
+        &dir.join(files::PREDICTIONS),
+        &runner.prediction_rows(test, &ev.probs),
+    )?;
+    let test_metrics = runner.samples(test, &ev.probs)?.evaluate(&cfg.metrics)?;
+    write_metrics(&dir.join(files::METRICS), &test_metrics)?;
+    write_curves(&dir.join(files::CURVES), &history, cfg)?;
+    let result = RunResult {
+        selected_epoch,
+        selection: cfg.selection,
+        test_macro_f1: finite_mean(test_metrics.iter().map(|m| m.f1)),
+        test_auroc: finite_mean(test_metrics.iter().map(|m| m.auroc)),
+        metrics_split: "test".into(),
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    write_json(&dir.join(files::RESULT), &result)?;
+    Ok((history, result, test_metrics))
+}
+
+fn write_curves(path: &Path, history: &[EpochRecord], cfg: &TrainConfig) -> Result<()> {
+    use crate::plot::{Panel, Series, plot_curves};
+    let xs = |f: fn(&EpochRecord) -> f64| -> Vec<(f64, f64)> {
+        history
+            .iter()
+            .map(|r| ((r.epoch + 1) as f64, f(r)))
+            .collect()
+    };
+    let panels = [
+        Panel {
+            y_label: "loss".into(),
+            series: vec![
+                Series {
+                    name: "train".into(),
+                    points: xs(|r| r.train_loss),
+                },
+                Series {
+                    name: "validation".into(),
+                    points: xs(|r| r.val_loss),
+                },
+            ],
+        },
+        Panel {
+            y_label: "validation".into(),
+            series: vec![
+                Series {
+                    name: "macro F1".into(),
+                    points: xs(|r| r.val_macro_f1),
+                },
+                Series {
+                    name: "AUROC".into(),
+                    points: xs(|r| r.val_auroc),
+                },
+            ],
+        },
+    ];
+    let title = format!("{} {} ({})", cfg.arch, cfg.mode, cfg.init);
+    plot_curves(path, &title, "epoch", &panels)
+}
