@@ -1,4 +1,4 @@
-//! Displacement fields for [`crate::Elastic`]: the 1.x smoothed-noise field (Gaussian
+//! Displacement fields for [`crate::transforms::Elastic`]: the 1.x smoothed-noise field (Gaussian
 //! approximated by three box passes, no 401-tap kernel) and the control-grid elastic field.
 
 use rand::{RngExt, SeedableRng};

@@ -198,7 +198,7 @@ impl<'a> InputPlane<'a> {
         Self::f32(p.h, p.w, &p.data)
     }
 
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         match self.pixels {
             Pixels::U8(d) => d.len(),
             Pixels::U16(d) => d.len(),

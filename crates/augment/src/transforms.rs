@@ -1488,6 +1488,11 @@ impl Transform {
         dst: &mut Plane,
         scratch: &mut Scratch,
     ) {
+        assert_eq!(
+            src.len(),
+            src.h * src.w,
+            "InputPlane pixel count must be h × w"
+        );
         match (self, params) {
             (Transform::Resize(t), Params::Fixed) => t.apply_from(&(), src, dst, scratch),
             (Transform::StudyZoom(t), Params::Zoom(p)) => t.apply_from(p, src, dst, scratch),

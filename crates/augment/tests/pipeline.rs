@@ -447,3 +447,22 @@ fn reading_the_input_directly_equals_loading_it_first() {
         }
     }
 }
+
+#[test]
+#[should_panic(expected = "InputPlane pixel count must be h × w")]
+fn augment_of_an_unvalidated_short_input_panics_with_a_clear_message() {
+    // Pipeline::augment requires validated input; a resize-first pipeline reads rows directly
+    // and must still name the problem rather than fail on a slice index
+    let short = vec![0u8; 200 * 200 - 1];
+    let key = SampleKey {
+        seed: 0,
+        epoch: 0,
+        index: 0,
+        view: 0,
+    };
+    Pipeline::preset("study_eval").unwrap().augment(
+        &InputPlane::u8(200, 200, &short),
+        key,
+        &mut Worker::default(),
+    );
+}
