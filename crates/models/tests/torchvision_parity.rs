@@ -148,8 +148,41 @@ enum Mode {
     Train,
 }
 
+/// The backends the parity tests run on: `flex` always, LibTorch's CPU device when the `tch`
+/// feature is compiled in, and every device named in `TWINSCAN_PARITY_DEVICES` (comma
+/// separated `--device` strings, e.g. `wgpu,cuda`), for machines where they can run.
+fn devices() -> Vec<(String, Device)> {
+    let mut specs = vec!["cpu".to_string()];
+    if cfg!(feature = "tch") {
+        specs.push("tch".into());
+    }
+    if let Ok(extra) = std::env::var("TWINSCAN_PARITY_DEVICES") {
+        specs.extend(
+            extra
+                .split(',')
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| s.trim().to_string()),
+        );
+    }
+    specs
+        .into_iter()
+        .map(|s| {
+            let spec = twinscan_models::DeviceSpec::parse_from(&s, "TWINSCAN_PARITY_DEVICES")
+                .unwrap_or_else(|e| panic!("{e}"));
+            let device = spec.device().unwrap_or_else(|e| panic!("{e}"));
+            (s, device)
+        })
+        .collect()
+}
+
 fn run(fix: &Fixture, weights_file: &str, mode: Mode) {
-    let base = Device::flex();
+    for (name, base) in devices() {
+        println!("{weights_file}: device {name}");
+        run_on(fix, weights_file, mode, base, &name);
+    }
+}
+
+fn run_on(fix: &Fixture, weights_file: &str, mode: Mode, base: Device, name: &str) {
     let device = match mode {
         Mode::Eval => base,
         Mode::Train => base.autodiff(),
@@ -167,12 +200,12 @@ fn run(fix: &Fixture, weights_file: &str, mode: Mode) {
         Mode::Train => ("features_train.npy", "logits_train.npy", "train"),
     };
     assert_close(
-        &format!("{weights_file} {tag} features"),
+        &format!("{weights_file} {tag} features on {name}"),
         &to_array(features),
         &npy(&fix.dir, f_name),
     );
     assert_close(
-        &format!("{weights_file} {tag} logits"),
+        &format!("{weights_file} {tag} logits on {name}"),
         &to_array(logits),
         &npy(&fix.dir, l_name),
     );
