@@ -100,6 +100,10 @@ fn run(args: PretrainArgs) -> Result<(), Box<dyn std::error::Error>> {
             ));
         }
         Event::Checkpoint(_) => {}
+        Event::InitialProbe(k) => bar.println(format!(
+            "before training: kNN@{} acc {:.3} macro-F1 {:.3}",
+            k.k, k.accuracy, k.mean_macro_f1
+        )),
     });
     bar.finish_and_clear();
     let summary = summary?;

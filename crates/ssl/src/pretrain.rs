@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! OUT/config.json              {"data": ..., "config": PretrainConfig}
-//! OUT/log.jsonl                one StepRecord per step, one EpochRecord per epoch
+//! OUT/log.jsonl                one StepRecord per step, one EpochRecord per epoch (and the
+//!                              kNN probe of the untrained encoder first, when the probe is on)
 //! OUT/checkpoints/epoch-NNNN/  model + optimizer + state, atomic (see `checkpoint`)
 //! OUT/encoder.safetensors      at the end: the encoder with torchvision key names
 //! ```
@@ -135,6 +136,18 @@ pub enum Event<'a> {
     Epoch(&'a EpochRecord),
     /// A checkpoint was written.
     Checkpoint(&'a Path),
+    /// The kNN probe of the encoder before any training step (the baseline the epochs'
+    /// probes compare with; only when the probe is on and the run starts at epoch 0).
+    InitialProbe(&'a KnnReport),
+}
+
+/// The `log.jsonl` line of the probe before training.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InitialProbeRecord {
+    /// Always `"knn_init"`.
+    pub kind: String,
+    /// The probe.
+    pub knn: KnnReport,
 }
 
 /// What a run produced.
@@ -218,6 +231,8 @@ fn truncate_log(path: &Path, step: u64, epochs_done: u64) -> Result<()> {
                 .get("epoch")
                 .and_then(|s| s.as_u64())
                 .is_some_and(|e| e < epochs_done),
+            // Written again when the run restarts from epoch 0.
+            Some("knn_init") => epochs_done > 0,
             _ => true,
         };
         if keep {
@@ -474,6 +489,16 @@ pub fn pretrain_until(
         train_slices: train.len(),
     });
 
+    if first_epoch == 0 && cfg.knn_every > 0 {
+        let plain = device.clone().without_autodiff();
+        if let Some(knn) = run_knn(&model.encoder, &data, cfg, &plain)? {
+            log.line(&InitialProbeRecord {
+                kind: "knn_init".into(),
+                knn,
+            })?;
+            on_event(Event::InitialProbe(&knn));
+        }
+    }
     let pipeline = Arc::new(cfg.pipeline()?);
     let loader = EpochLoader::new(data.clone(), pipeline, cfg.seed, cfg.batch_size)?;
     let trainer = Trainer {

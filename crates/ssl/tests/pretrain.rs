@@ -100,9 +100,12 @@ fn loss_falls_and_outputs_are_complete() {
         "lr_biases",
         "images_per_s",
     ] {
-        assert!(lines[0][key].is_number(), "{key} not logged: {}", lines[0]);
+        assert!(lines[1][key].is_number(), "{key} not logged: {}", lines[1]);
     }
     assert!(epochs[0]["knn"].is_null() && epochs[1]["knn"]["accuracy"].is_number());
+    // The untrained encoder's probe comes first, as the baseline.
+    assert_eq!(lines[0]["kind"], "knn_init");
+    assert!(lines[0]["knn"]["mean_macro_f1"].is_number());
     // keep_checkpoints = 2
     let kept = checkpoint::list(&out.join(files::CHECKPOINTS)).unwrap();
     assert_eq!(
