@@ -77,7 +77,7 @@ pub enum ExperimentError {
         /// Its folder.
         dir: PathBuf,
         /// The error.
-        source: twinscan_ssl::SslError,
+        source: Box<twinscan_ssl::SslError>,
     },
     /// A classification run failed.
     #[error("run {dir}: {source}")]
@@ -85,11 +85,11 @@ pub enum ExperimentError {
         /// Its folder.
         dir: PathBuf,
         /// The error.
-        source: twinscan_classify::ClassifyError,
+        source: Box<twinscan_classify::ClassifyError>,
     },
     /// Writing the tables failed.
     #[error("tables: {0}")]
-    Tables(twinscan_classify::ClassifyError),
+    Tables(Box<twinscan_classify::ClassifyError>),
 }
 
 /// Result alias of the runner.
@@ -511,7 +511,7 @@ pub fn run_grid(
             })
             .map_err(|source| ExperimentError::Classify {
                 dir: plan.dir.clone(),
-                source,
+                source: Box::new(source),
             })?;
         on_event(GridEvent::RunDone {
             plan,
@@ -554,10 +554,14 @@ fn ensure_pretrained(
     pretrain::pretrain(&run, &mut |e| on_event(GridEvent::Pretrain(e))).map_err(|source| {
         ExperimentError::Pretrain {
             dir: plan.dir.clone(),
-            source,
+            source: Box::new(source),
         }
     })?;
     Ok(())
+}
+
+fn tables_err(e: twinscan_classify::ClassifyError) -> ExperimentError {
+    ExperimentError::Tables(Box::new(e))
 }
 
 /// Reads every finished run's `metrics.csv` and writes the F1 and AUROC tables and charts.
@@ -568,7 +572,7 @@ pub fn write_tables(grid: &Grid) -> Result<Vec<ResultTable>> {
     let mut runs = Vec::new();
     for plan in &grid.runs {
         let metrics: Vec<StructureMetrics> =
-            read_metrics(&plan.dir.join(train::files::METRICS)).map_err(ExperimentError::Tables)?;
+            read_metrics(&plan.dir.join(train::files::METRICS)).map_err(tables_err)?;
         runs.push(RunMetrics {
             experiment: plan.column.clone(),
             seed: plan.seed,
@@ -577,15 +581,15 @@ pub fn write_tables(grid: &Grid) -> Result<Vec<ResultTable>> {
     }
     let mut tables = Vec::new();
     for (metric, stem) in [(TableMetric::F1, "f1"), (TableMetric::Auroc, "auroc")] {
-        let table = ResultTable::from_runs(&runs, metric).map_err(ExperimentError::Tables)?;
+        let table = ResultTable::from_runs(&runs, metric).map_err(tables_err)?;
         table
             .write_markdown(&grid.out.join(format!("table_{stem}.md")))
-            .map_err(ExperimentError::Tables)?;
+            .map_err(tables_err)?;
         table
             .write_csv(&grid.out.join(format!("table_{stem}.csv")))
-            .map_err(ExperimentError::Tables)?;
+            .map_err(tables_err)?;
         twinscan_classify::plot::plot_table(&grid.out.join(format!("chart_{stem}.png")), &table)
-            .map_err(ExperimentError::Tables)?;
+            .map_err(tables_err)?;
         tables.push(table);
     }
     Ok(tables)

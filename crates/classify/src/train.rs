@@ -214,7 +214,7 @@ impl TrainConfig {
             OptimizerConfig::Adam { lr } => (lr, 0.0),
             OptimizerConfig::Sgd { lr, momentum, .. } => (lr, momentum),
         };
-        if !(lr.is_finite() && lr > 0.0) || !(0.0..1.0).contains(&m) {
+        if !(lr.is_finite() && lr > 0.0 && (0.0..1.0).contains(&m)) {
             return bad(
                 "optimizer",
                 format!("lr must be finite and > 0 and momentum in [0, 1); got {lr} / {m}"),
