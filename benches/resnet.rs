@@ -361,13 +361,19 @@ fn main() {
     let size = env_usize("TWINSCAN_BENCH_SIZE", 128);
     let iters = env_usize("TWINSCAN_BENCH_ITERS", 5).max(1);
     let warmup = env_usize("TWINSCAN_BENCH_WARMUP", 2);
-    let spec = match DeviceSpec::from_arg_or_env(None) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::exit(2);
-        }
-    };
+    // `TWINSCAN_BENCH_DEVICES=flex,tch` benches several backends side by side in one run;
+    // otherwise the one device of `TWINSCAN_DEVICE` (default flex).
+    let specs: Vec<DeviceSpec> = match std::env::var("TWINSCAN_BENCH_DEVICES") {
+        Ok(list) if !list.trim().is_empty() => list
+            .split(',')
+            .map(|s| DeviceSpec::parse_from(s.trim(), "TWINSCAN_BENCH_DEVICES"))
+            .collect::<Result<_, _>>(),
+        _ => DeviceSpec::from_arg_or_env(None).map(|s| vec![s]),
+    }
+    .unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        std::process::exit(2);
+    });
     println!(
         "ResNet-18, batch {batch}, 3x{size}x{size}, median of {iters} (+{warmup} warm-up); \
          RAYON_NUM_THREADS={}; load before: {}",
@@ -375,9 +381,15 @@ fn main() {
         loadavg()
     );
     if std::env::var("TWINSCAN_BENCH_OPS").is_ok_and(|v| v == "1") {
-        bench_ops(spec, batch, size, iters);
+        bench_ops(specs[0], batch, size, iters);
     }
-    let (infer, train) = bench_burn(spec, batch, size, warmup, iters);
+    let burn: Vec<(DeviceSpec, Timing, Timing)> = specs
+        .iter()
+        .map(|&spec| {
+            let (infer, train) = bench_burn(spec, batch, size, warmup, iters);
+            (spec, infer, train)
+        })
+        .collect();
     let torch = match std::env::var("TWINSCAN_TORCH_PYTHON") {
         Ok(py) if !py.is_empty() => bench_torch(&py, batch, size, warmup, iters),
         _ => Vec::new(),
@@ -390,16 +402,18 @@ fn main() {
     println!(
         "| engine | forward img/s | train img/s | train CPU/wall | train busiest-thread share / threads / main-thread share | train vs torch(2 thr) |\n|---|---|---|---|---|---|"
     );
-    println!(
-        "| burn {spec} | {:.1} | {:.1} | {:.2} | {:.0}% / {} / {:.0}% | {} |",
-        infer.img_s,
-        train.img_s,
-        train.cores,
-        100.0 * train.top_share,
-        train.active,
-        100.0 * train.main,
-        ratio(train.img_s, reference.map(|r| r.train))
-    );
+    for (spec, infer, train) in &burn {
+        println!(
+            "| burn {spec} | {:.1} | {:.1} | {:.2} | {:.0}% / {} / {:.0}% | {} |",
+            infer.img_s,
+            train.img_s,
+            train.cores,
+            100.0 * train.top_share,
+            train.active,
+            100.0 * train.main,
+            ratio(train.img_s, reference.map(|r| r.train))
+        );
+    }
     for r in &torch {
         println!(
             "| PyTorch {} thread(s) | {:.1} | {:.1} | {:.2} | - | {} |",
@@ -410,18 +424,20 @@ fn main() {
             ratio(r.train, reference.map(|r| r.train))
         );
     }
-    if let Some(r) = reference {
+    for (spec, infer, _) in &burn {
+        if let Some(r) = reference {
+            println!(
+                "burn {spec} forward vs torch(2 thr): {}",
+                ratio(infer.img_s, Some(r.infer)),
+            );
+        }
         println!(
-            "forward vs torch(2 thr): {}",
-            ratio(infer.img_s, Some(r.infer)),
+            "burn {spec} forward: CPU/wall {:.2}, busiest thread {:.0}% over {} threads, main thread {:.0}%",
+            infer.cores,
+            100.0 * infer.top_share,
+            infer.active,
+            100.0 * infer.main,
         );
     }
-    println!(
-        "burn forward: CPU/wall {:.2}, busiest thread {:.0}% over {} threads, main thread {:.0}%; load after: {}",
-        infer.cores,
-        100.0 * infer.top_share,
-        infer.active,
-        100.0 * infer.main,
-        loadavg()
-    );
+    println!("load after: {}", loadavg());
 }
