@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use plotters::prelude::*;
 use plotters::style::FontStyle;
@@ -99,7 +100,10 @@ fn write_png(
         .file_name()
         .ok_or_else(|| plot_err(path, "no file name"))?
         .to_string_lossy();
-    let tmp: PathBuf = parent.join(format!(".{name}.tmp-{}.png", std::process::id()));
+    // Unique per process and call, so concurrent writers never share a temporary file.
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, Ordering::Relaxed);
+    let tmp: PathBuf = parent.join(format!(".{name}.tmp-{}-{call}.png", std::process::id()));
     let result = (|| {
         {
             let root = BitMapBackend::new(&tmp, size).into_drawing_area();
@@ -133,58 +137,109 @@ fn finite_range(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     })
 }
 
-/// Writes a PNG with one panel per entry of `panels` (stacked, shared x label), each with its
-/// series and legend: e.g. loss (train, validation) and validation macro F1 per epoch.
+/// Writes a PNG, 1000 px wide, with one panel per entry of `panels` stacked vertically (320 px
+/// each), all on the same x range with `x_label` under the bottom panel, each panel with its
+/// y label, its series (lines with point markers, a NaN `y` leaves a gap) and its legend: e.g.
+/// loss (train, validation) and validation macro F1 per epoch. A panel whose values are all
+/// undefined (NaN) is drawn empty with a note, so a run whose validation AUROC is never defined
+/// still gets its loss curves.
 ///
 /// # Errors
-/// [`ClassifyError::Plot`] naming `path` when there is nothing to draw (no panel, or a panel
-/// without a finite point), the folder does not exist, or rendering fails.
+/// [`ClassifyError::Plot`] naming `path` when there is nothing to draw (no panel, a panel
+/// without a series, a series without points, or no finite point at all), the folder does not
+/// exist, or rendering fails. No file is left behind on error.
+///
+/// # Example
+/// ```
+/// use twinscan_classify::plot::{Panel, Series, plot_curves};
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("curves.png");
+/// let loss = Panel {
+///     y_label: "loss".into(),
+///     series: vec![Series { name: "train".into(), points: vec![(1.0, 0.9), (2.0, 0.6)] }],
+/// };
+/// plot_curves(&path, "resnet18 frozen (random)", "epoch", &[loss]).unwrap();
+/// assert!(path.exists());
+/// // Nothing to draw is an error naming the file.
+/// let err = plot_curves(&dir.path().join("empty.png"), "t", "epoch", &[]).unwrap_err();
+/// assert!(err.to_string().contains("empty.png"));
+/// ```
 pub fn plot_curves(path: &Path, title: &str, x_label: &str, panels: &[Panel]) -> Result<()> {
     if panels.is_empty() {
         return Err(plot_err(path, "no panel to draw"));
     }
-    let mut ranges = Vec::new();
     for p in panels {
-        let pts = || p.series.iter().flat_map(|s| s.points.iter());
-        let (Some(x), Some(y)) = (
-            finite_range(pts().map(|q| q.0)),
-            finite_range(pts().map(|q| q.1)),
-        ) else {
+        if p.series.is_empty() {
             return Err(plot_err(
                 path,
-                format!("panel {:?} has no finite point", p.y_label),
+                format!("panel {:?} has no series", p.y_label),
             ));
-        };
-        ranges.push((x, y));
+        }
+        if let Some(s) = p.series.iter().find(|s| s.points.is_empty()) {
+            return Err(plot_err(
+                path,
+                format!("series {:?} of panel {:?} has no points", s.name, p.y_label),
+            ));
+        }
     }
+    let defined = |p: &Panel| -> Vec<(f64, f64)> {
+        p.series
+            .iter()
+            .flat_map(|s| s.points.iter().copied())
+            .filter(|q| q.0.is_finite() && q.1.is_finite())
+            .collect()
+    };
+    let all: Vec<(f64, f64)> = panels.iter().flat_map(defined).collect();
+    let Some(xr) = finite_range(all.iter().map(|q| q.0)) else {
+        return Err(plot_err(path, "no panel has a finite point"));
+    };
+    // Panels without a defined value get [0, 1] and a note.
+    let yranges: Vec<Option<(f64, f64)>> = panels
+        .iter()
+        .map(|p| finite_range(defined(p).into_iter().map(|q| q.1)))
+        .collect();
     let height = 40 + 320 * panels.len() as u32;
     write_png(path, (1000, height), |root| {
         let root = root
             .titled(title, (FAMILY, 22))
             .map_err(|e| plot_err(path, e))?;
         let areas = root.split_evenly((panels.len(), 1));
-        for ((panel, area), (xr, yr)) in panels.iter().zip(&areas).zip(&ranges) {
+        let last = panels.len() - 1;
+        for (k, ((panel, area), yr)) in panels.iter().zip(&areas).zip(&yranges).enumerate() {
+            let (y0, y1) = yr.unwrap_or((0.0, 1.0));
             let mut chart = ChartBuilder::on(area)
                 .margin(12)
-                .x_label_area_size(40)
+                .x_label_area_size(if k == last { 44 } else { 26 })
                 .y_label_area_size(70)
-                .build_cartesian_2d(xr.0..xr.1, yr.0..yr.1)
+                .build_cartesian_2d(xr.0..xr.1, y0..y1)
                 .map_err(|e| plot_err(path, e))?;
-            chart
-                .configure_mesh()
-                .x_desc(x_label)
-                .y_desc(panel.y_label.as_str())
+            let mut mesh = chart.configure_mesh();
+            mesh.y_desc(panel.y_label.as_str())
                 .label_style((FAMILY, 14))
-                .axis_desc_style((FAMILY, 16))
-                .draw()
-                .map_err(|e| plot_err(path, e))?;
+                .axis_desc_style((FAMILY, 16));
+            if k == last {
+                mesh.x_desc(x_label);
+            }
+            mesh.draw().map_err(|e| plot_err(path, e))?;
+            if yr.is_none() {
+                let note = format!("{}: no defined value", panel.y_label);
+                chart
+                    .draw_series(std::iter::once(Text::new(
+                        note,
+                        (xr.0 + 0.02 * (xr.1 - xr.0), 0.55),
+                        (FAMILY, 18),
+                    )))
+                    .map_err(|e| plot_err(path, e))?;
+            }
             for (i, s) in panel.series.iter().enumerate() {
                 let c = colour(i);
                 // Split at NaN values so gaps stay gaps.
                 let mut segments: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
                 for &(x, y) in &s.points {
                     if x.is_finite() && y.is_finite() {
-                        segments.last_mut().map(|seg| seg.push((x, y)));
+                        if let Some(seg) = segments.last_mut() {
+                            seg.push((x, y));
+                        }
                     } else if segments.last().is_some_and(|seg| !seg.is_empty()) {
                         segments.push(Vec::new());
                     }
@@ -212,26 +267,41 @@ pub fn plot_curves(path: &Path, title: &str, x_label: &str, panels: &[Panel]) ->
                     }
                 }
             }
-            chart
-                .configure_series_labels()
-                .label_font((FAMILY, 14))
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .position(SeriesLabelPosition::UpperRight)
-                .draw()
-                .map_err(|e| plot_err(path, e))?;
+            if yr.is_some() {
+                // The legend goes to the right corner the curves leave free: bottom when a
+                // point in the right third lies in the top 40 % (a rising F1), else top.
+                let high_right = defined(panel)
+                    .iter()
+                    .any(|&(x, y)| x >= xr.0 + 0.67 * (xr.1 - xr.0) && y >= y0 + 0.6 * (y1 - y0));
+                chart
+                    .configure_series_labels()
+                    .label_font((FAMILY, 14))
+                    .background_style(WHITE.mix(0.85))
+                    .border_style(BLACK)
+                    .position(if high_right {
+                        SeriesLabelPosition::LowerRight
+                    } else {
+                        SeriesLabelPosition::UpperRight
+                    })
+                    .draw()
+                    .map_err(|e| plot_err(path, e))?;
+            }
         }
         Ok(())
     })
 }
 
-/// Writes the study's comparison chart of a result table: for each structure (x), one bar
-/// per experiment (colour, legend), height = mean over seeds, error bar = ± sd (when at least
-/// two seeds gave a value); undefined cells are left empty. Y is the table's metric on [0, 1].
+/// Writes the study's comparison chart of a result table: for each structure (x, labels
+/// rotated), one vertical bar per experiment (one colour each, legend below the chart), height
+/// = mean over seeds, error bar = ± sd (only when at least two seeds gave a value and the sd
+/// is finite; clipped to [0, 1]); undefined (NaN) means are left empty, and a table without
+/// any defined cell says so on the chart. Y is the table's metric on [0, 1]. The width grows
+/// with the number of structures × experiments (about 14 px per bar, at least 900 px), so
+/// 21 structures × 20 experiments stay readable (about 6400 px).
 ///
 /// # Errors
-/// [`ClassifyError::Plot`] naming `path` for an empty table, a missing folder or a rendering
-/// failure.
+/// [`ClassifyError::Plot`] naming `path` for a table without structures or experiments, a
+/// missing folder or a rendering failure. No file is left behind on error.
 pub fn plot_table(path: &Path, table: &ResultTable) -> Result<()> {
     let (ns, ne) = (table.structures.len(), table.experiments.len());
     if ns == 0 || ne == 0 {
@@ -240,24 +310,63 @@ pub fn plot_table(path: &Path, table: &ResultTable) -> Result<()> {
             "the table has no structure or no experiment",
         ));
     }
+    if table.cells.len() != ns || table.cells.iter().any(|row| row.len() != ne) {
+        return Err(plot_err(
+            path,
+            format!(
+                "the table's cells are not {ns} structures x {ne} experiments (rows: {:?})",
+                table.cells.iter().map(Vec::len).collect::<Vec<_>>()
+            ),
+        ));
+    }
+    font_ready(path)?;
     let metric = match table.metric {
         TableMetric::F1 => "held-out macro F1 (known labels)",
         TableMetric::Auroc => "held-out AUROC (known labels)",
     };
-    // Each structure gets a slot of width 1: bars side by side inside 0.8 of it.
+    // Each structure gets a slot of width 1: bars side by side inside 0.8 of it (~14 px each).
     let slot_px = (14 * ne as u32 + 16).max(40);
-    let width = (160 + slot_px * ns as u32).clamp(900, 12_000);
-    let legend_rows = ne.div_ceil(4) as u32;
-    let height = 560 + 22 * legend_rows;
+    let width = (200 + slot_px * ns as u32).clamp(900, 12_000);
+    // Structure names: horizontal where they fit their slot, else rotated to read downwards.
+    let label_font = (FAMILY, 13).into_font();
+    let label_px = table
+        .structures
+        .iter()
+        .map(|n| label_font.box_size(n).map(|b| b.0))
+        .try_fold(0, |m, w| w.map(|w| m.max(w)))
+        .map_err(|e| plot_err(path, e))?;
+    let rotate = label_px + 12 > (width - 200) / ns as u32;
+    let x_label_px = if rotate { label_px + 20 } else { 32 };
+    // Rotated names start just under the axis (the mesh would centre them on the tick, so
+    // they are drawn separately below).
+    let rotated_style = TextStyle::from(label_font.clone().transform(FontTransform::Rotate90))
+        .pos(Pos::new(HPos::Left, VPos::Center));
+    let label_style = TextStyle::from(label_font).pos(Pos::new(HPos::Center, VPos::Top));
+    // Legend: as many columns as the longest experiment name allows.
+    let legend_font = (FAMILY, 15).into_font();
+    let longest = table
+        .experiments
+        .iter()
+        .map(|n| legend_font.box_size(n).map(|b| b.0 as i32))
+        .try_fold(0, |m, w| w.map(|w| m.max(w)))
+        .map_err(|e| plot_err(path, e))?;
+    let col_w = longest + 22 + 28;
+    let cols = ((width as i32 - 80) / col_w).clamp(1, ne as i32) as usize;
+    let legend_rows = ne.div_ceil(cols) as u32;
+    let plot_h = 500 + x_label_px;
+    let height = plot_h + 24 * legend_rows + 16;
     write_png(path, (width, height), |root| {
-        let (plot_area, legend_area) = root.split_vertically(height - 24 * legend_rows - 16);
+        let (plot_area, legend_area) = root.split_vertically(plot_h);
         let mut chart = ChartBuilder::on(&plot_area)
             .margin(14)
             .caption(format!("{metric}, mean ± sd over seeds"), (FAMILY, 20))
-            .x_label_area_size(120)
+            .x_label_area_size(x_label_px)
             .y_label_area_size(60)
+            .right_y_label_area_size(40)
             .build_cartesian_2d(0f64..ns as f64, 0f64..1.0f64)
-            .map_err(|e| plot_err(path, e))?;
+            .map_err(|e| plot_err(path, e))?
+            // The same y scale on the right, for wide charts.
+            .set_secondary_coord(0f64..ns as f64, 0f64..1.0f64);
         let names = table.structures.clone();
         chart
             .configure_mesh()
@@ -266,22 +375,38 @@ pub fn plot_table(path: &Path, table: &ResultTable) -> Result<()> {
             .x_label_formatter(&|x| {
                 // Label the slot centres only.
                 let i = (x - 0.5).round();
-                if (x - 0.5 - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < names.len() {
+                if !rotate && (x - 0.5 - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < names.len() {
                     names[i as usize].clone()
                 } else {
                     String::new()
                 }
             })
-            .x_label_style(
-                TextStyle::from((FAMILY, 13).into_font())
-                    .transform(FontTransform::Rotate90)
-                    .pos(Pos::new(HPos::Left, VPos::Center)),
-            )
+            .y_max_light_lines(1)
             .y_desc(metric)
+            // `label_style` sets both axes: the x style must come after it.
             .label_style((FAMILY, 13))
+            .x_label_style(label_style)
             .axis_desc_style((FAMILY, 15))
             .draw()
             .map_err(|e| plot_err(path, e))?;
+        chart
+            .configure_secondary_axes()
+            .label_style((FAMILY, 13))
+            .draw()
+            .map_err(|e| plot_err(path, e))?;
+        if rotate {
+            for (s, name) in table.structures.iter().enumerate() {
+                // `plot_area` starts at the image origin, so backend pixels are its pixels.
+                let (px, py) = chart.backend_coord(&(s as f64 + 0.5, 0.0));
+                plot_area
+                    .draw(&Text::new(
+                        name.clone(),
+                        (px, py + 8),
+                        rotated_style.clone(),
+                    ))
+                    .map_err(|e| plot_err(path, e))?;
+            }
+        }
         let bar_w = 0.8 / ne as f64;
         for (e, _) in table.experiments.iter().enumerate() {
             let c = colour(e);
@@ -300,19 +425,39 @@ pub fn plot_table(path: &Path, table: &ResultTable) -> Result<()> {
                 ));
                 if cell.n >= 2 && cell.sd.is_finite() {
                     let xc = x0 + bar_w * 0.45;
-                    let (lo, hi) = ((m - cell.sd).max(0.0), (m + cell.sd).min(1.0));
+                    let (lo, hi) = (m - cell.sd, m + cell.sd);
                     whiskers.push(PathElement::new(
-                        vec![(xc, lo), (xc, hi)],
+                        vec![(xc, lo.max(0.0)), (xc, hi.min(1.0))],
                         BLACK.stroke_width(1),
                     ));
+                    // Caps where the bar is not clipped to [0, 1].
+                    let cap = bar_w * 0.25;
+                    for end in [lo, hi].into_iter().filter(|v| (0.0..=1.0).contains(v)) {
+                        whiskers.push(PathElement::new(
+                            vec![(xc - cap, end), (xc + cap, end)],
+                            BLACK.stroke_width(1),
+                        ));
+                    }
                 }
             }
             chart.draw_series(bars).map_err(|e| plot_err(path, e))?;
             chart.draw_series(whiskers).map_err(|e| plot_err(path, e))?;
         }
-        // Legend: coloured squares with the experiment names, four per row.
-        let cols = 4usize;
-        let col_w = (width as i32 - 80) / cols as i32;
+        let any_defined = table
+            .cells
+            .iter()
+            .flatten()
+            .any(|c| c.n > 0 && c.mean.is_finite());
+        if !any_defined {
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    "no defined value in this table",
+                    (0.02 * ns as f64, 0.55),
+                    (FAMILY, 20),
+                )))
+                .map_err(|e| plot_err(path, e))?;
+        }
+        // Legend: coloured squares with the experiment names, `cols` per row.
         for (e, name) in table.experiments.iter().enumerate() {
             let (r, k) = ((e / cols) as i32, (e % cols) as i32);
             let (x, y) = (60 + k * col_w, 4 + r * 24);
@@ -323,7 +468,11 @@ pub fn plot_table(path: &Path, table: &ResultTable) -> Result<()> {
                 ))
                 .map_err(|er| plot_err(path, er))?;
             legend_area
-                .draw(&Text::new(name.clone(), (x + 22, y + 3), (FAMILY, 15)))
+                .draw(&Text::new(
+                    name.clone(),
+                    (x + 22, y + 3),
+                    legend_font.clone(),
+                ))
                 .map_err(|er| plot_err(path, er))?;
         }
         Ok(())
