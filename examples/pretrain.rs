@@ -26,6 +26,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// Prints above the bar on a terminal, or as a plain line when the bar is hidden (a log file).
+fn say(bar: &ProgressBar, line: String) {
+    if bar.is_hidden() {
+        println!("{line}");
+    } else {
+        bar.println(line);
+    }
+}
+
 fn run(args: PretrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     // A resumed run starts from its saved configuration; flags given must agree with it.
     let saved = if args.resume {
@@ -68,9 +77,12 @@ fn run(args: PretrainArgs) -> Result<(), Box<dyn std::error::Error>> {
         } => {
             bar.set_length(epochs * steps_per_epoch);
             bar.set_position(first_epoch * steps_per_epoch);
-            bar.println(format!(
-                "{train_slices} train slices, {steps_per_epoch} steps/epoch, epochs {first_epoch}..{epochs}"
-            ));
+            say(
+                &bar,
+                format!(
+                    "{train_slices} train slices, {steps_per_epoch} steps/epoch, epochs {first_epoch}..{epochs}"
+                ),
+            );
         }
         Event::Step(r) => {
             bar.set_prefix((r.epoch + 1).to_string());
@@ -91,19 +103,25 @@ fn run(args: PretrainArgs) -> Result<(), Box<dyn std::error::Error>> {
                     k.k, k.accuracy, k.mean_macro_f1
                 )
             });
-            bar.println(format!(
-                "epoch {}: loss {:.2}, embedding std {:.4}, {:.1} img/s{knn}",
-                r.epoch + 1,
-                r.mean_loss,
-                r.mean_embedding_std,
-                r.images_per_s
-            ));
+            say(
+                &bar,
+                format!(
+                    "epoch {}: loss {:.2}, embedding std {:.4}, {:.1} img/s{knn}",
+                    r.epoch + 1,
+                    r.mean_loss,
+                    r.mean_embedding_std,
+                    r.images_per_s
+                ),
+            );
         }
         Event::Checkpoint(_) => {}
-        Event::InitialProbe(k) => bar.println(format!(
-            "before training: kNN@{} acc {:.3} macro-F1 {:.3}",
-            k.k, k.accuracy, k.mean_macro_f1
-        )),
+        Event::InitialProbe(k) => say(
+            &bar,
+            format!(
+                "before training: kNN@{} acc {:.3} macro-F1 {:.3}",
+                k.k, k.accuracy, k.mean_macro_f1
+            ),
+        ),
     });
     bar.finish_and_clear();
     let summary = summary?;

@@ -11,6 +11,15 @@ fn style(template: &str) -> ProgressStyle {
     ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar())
 }
 
+/// Prints above the bars on a terminal, or as a plain line when the bars are hidden.
+fn say(multi: &MultiProgress, line: String) {
+    if multi.is_hidden() {
+        println!("{line}");
+    } else {
+        let _ = multi.println(line);
+    }
+}
+
 /// Calls `f` with an event sink that drives two progress bars (hidden when stderr is not a
 /// terminal, e.g. in CI logs, where one line per finished stage is printed instead).
 pub fn with_grid_progress<R>(f: impl FnOnce(&mut dyn FnMut(GridEvent<'_>)) -> R) -> R {
@@ -26,21 +35,27 @@ pub fn with_grid_progress<R>(f: impl FnOnce(&mut dyn FnMut(GridEvent<'_>)) -> R)
         GridEvent::PretrainStart { index, of, plan } => {
             job.reset();
             job.set_prefix(format!("pretrain {}/{of}", index + 1));
-            let _ = multi.println(format!(
-                "pretraining {}/{of} ({}, {}, {} epochs) for {}",
-                index + 1,
-                plan.config.arch,
-                plan.config.augment,
-                plan.config.epochs,
-                plan.used_by.join(", ")
-            ));
+            say(
+                &multi,
+                format!(
+                    "pretraining {}/{of} ({}, {}, {} epochs) for {}",
+                    index + 1,
+                    plan.config.arch,
+                    plan.config.augment,
+                    plan.config.epochs,
+                    plan.used_by.join(", ")
+                ),
+            );
         }
         GridEvent::PretrainCached(plan) => {
-            let _ = multi.println(format!(
-                "pretraining for {} already done: {}",
-                plan.used_by.join(", "),
-                plan.dir.display()
-            ));
+            say(
+                &multi,
+                format!(
+                    "pretraining for {} already done: {}",
+                    plan.used_by.join(", "),
+                    plan.dir.display()
+                ),
+            );
         }
         GridEvent::Pretrain(e) => match e {
             pretrain::Event::Started {
@@ -69,19 +84,25 @@ pub fn with_grid_progress<R>(f: impl FnOnce(&mut dyn FnMut(GridEvent<'_>)) -> R)
                         k.k, k.accuracy, k.mean_macro_f1
                     )
                 });
-                let _ = multi.println(format!(
-                    "  pretrain epoch {}: loss {:.2}, embedding std {:.4}, {:.1} img/s{knn}",
-                    r.epoch + 1,
-                    r.mean_loss,
-                    r.mean_embedding_std,
-                    r.images_per_s
-                ));
+                say(
+                    &multi,
+                    format!(
+                        "  pretrain epoch {}: loss {:.2}, embedding std {:.4}, {:.1} img/s{knn}",
+                        r.epoch + 1,
+                        r.mean_loss,
+                        r.mean_embedding_std,
+                        r.images_per_s
+                    ),
+                );
             }
             pretrain::Event::InitialProbe(k) => {
-                let _ = multi.println(format!(
-                    "  before pretraining: kNN@{} acc {:.3} macro F1 {:.3}",
-                    k.k, k.accuracy, k.mean_macro_f1
-                ));
+                say(
+                    &multi,
+                    format!(
+                        "  before pretraining: kNN@{} acc {:.3} macro F1 {:.3}",
+                        k.k, k.accuracy, k.mean_macro_f1
+                    ),
+                );
             }
             pretrain::Event::Checkpoint(_) => {}
         },
@@ -94,12 +115,15 @@ pub fn with_grid_progress<R>(f: impl FnOnce(&mut dyn FnMut(GridEvent<'_>)) -> R)
         }
         GridEvent::RunCached(plan) => {
             runs.inc(1);
-            let _ = multi.println(format!(
-                "{} seed {} already done: {}",
-                plan.column,
-                plan.seed,
-                plan.dir.display()
-            ));
+            say(
+                &multi,
+                format!(
+                    "{} seed {} already done: {}",
+                    plan.column,
+                    plan.seed,
+                    plan.dir.display()
+                ),
+            );
         }
         GridEvent::Run(e) => match e {
             train::Event::Started {
@@ -125,15 +149,18 @@ pub fn with_grid_progress<R>(f: impl FnOnce(&mut dyn FnMut(GridEvent<'_>)) -> R)
         },
         GridEvent::RunDone { plan, result } => {
             runs.inc(1);
-            let _ = multi.println(format!(
-                "{} seed {}: test macro F1 {:.3}, AUROC {:.3} (epoch {} selected on validation, {:.0} s)",
-                plan.column,
-                plan.seed,
-                result.test_macro_f1,
-                result.test_auroc,
-                result.selected_epoch + 1,
-                result.seconds
-            ));
+            say(
+                &multi,
+                format!(
+                    "{} seed {}: test macro F1 {:.3}, AUROC {:.3} (epoch {} selected on validation, {:.0} s)",
+                    plan.column,
+                    plan.seed,
+                    result.test_macro_f1,
+                    result.test_auroc,
+                    result.selected_epoch + 1,
+                    result.seconds
+                ),
+            );
         }
     };
     let r = f(&mut sink);
