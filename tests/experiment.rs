@@ -96,8 +96,21 @@ fn a_grid_runs_resumes_and_writes_the_tables() {
     assert_eq!((first.runs_done, first.runs_cached), (2, 0));
     assert!(!out.join("table_f1.md").exists());
 
+    // A pretraining killed after its first epoch (its checkpoint is on disk): the runner must
+    // continue it, not start it again.
+    let plan = &grid.pretrainings[0];
+    let partial = twinscan_ssl::pretrain::PretrainRun {
+        data: data.clone(),
+        out: plan.dir.clone(),
+        config: plan.config.clone(),
+        device: Device::flex(),
+        resume: false,
+    };
+    twinscan_ssl::pretrain::pretrain_until(&partial, 1, &mut |_| {}).unwrap();
+    assert!(!plan.dir.join("encoder.safetensors").exists());
+
     // The same call again: the two finished runs are reused, the rest run, the pretraining
-    // (finished during the first call if a bt run came first, else now) happens once.
+    // resumes at epoch 1 and finishes.
     let mut second = Counts::default();
     assert!(run(&grid, None, &mut second));
     assert_eq!((second.runs_done, second.runs_cached), (4, 2));
