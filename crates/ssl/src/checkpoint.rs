@@ -127,11 +127,6 @@ pub fn write(
     optim
         .save(&optim_path)
         .map_err(|e| ck_err(&optim_path, format!("writing the optimizer state: {e:?}")))?;
-    // burn may add an extension; find what it wrote.
-    let written = find_written(&tmp, OPTIM_FILE)?;
-    if written != optim_path {
-        fs::rename(&written, &optim_path).map_err(io(&written))?;
-    }
     sync_file(&optim_path)?;
 
     let state_path = tmp.join(STATE_FILE);
@@ -153,23 +148,6 @@ pub fn write(
         let _ = d.sync_all(); // directory fsync: best effort (not supported everywhere)
     }
     Ok(dest)
-}
-
-fn find_written(dir: &Path, stem: &str) -> Result<PathBuf> {
-    let exact = dir.join(stem);
-    if exact.exists() {
-        return Ok(exact);
-    }
-    for entry in fs::read_dir(dir).map_err(io(dir))? {
-        let p = entry.map_err(io(dir))?.path();
-        if p.file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with(stem))
-        {
-            return Ok(p);
-        }
-    }
-    Err(ck_err(&exact, "the optimizer state file was not written"))
 }
 
 /// Reads a checkpoint folder's `state.json`.
@@ -307,10 +285,5 @@ impl Checkpoint {
             .load(&optim_path)
             .map_err(|e| ck_err(&optim_path, format!("reading the optimizer state: {e:?}")))?;
         Ok((model, optim))
-    }
-
-    /// The size of the model file, for messages.
-    pub fn model_file(&self) -> PathBuf {
-        self.dir.join(MODEL_FILE)
     }
 }

@@ -104,21 +104,14 @@ impl EpochLoader {
         })
     }
 
-    /// Starts a background thread producing the batches `first_step..steps` of `epoch` from
+    /// Starts a background thread producing the `steps` batches of `epoch` from
     /// `order` (`batch_size` consecutive entries per step), at most `prefetch` ahead.
-    pub fn spawn(
-        &self,
-        epoch: u64,
-        order: Vec<usize>,
-        first_step: u64,
-        steps: u64,
-        prefetch: usize,
-    ) -> BatchStream {
+    pub fn spawn(&self, epoch: u64, order: Vec<usize>, steps: u64, prefetch: usize) -> BatchStream {
         let (tx, rx) = sync_channel(prefetch.max(1));
         let me = self.clone();
         let handle = std::thread::Builder::new()
             .name(format!("twinscan-augment-epoch-{epoch}"))
-            .spawn(move || me.produce(epoch, &order, first_step, steps, tx));
+            .spawn(move || me.produce(epoch, &order, steps, tx));
         BatchStream {
             rx,
             handle: handle.ok(),
@@ -129,11 +122,10 @@ impl EpochLoader {
         &self,
         epoch: u64,
         order: &[usize],
-        first_step: u64,
         steps: u64,
         tx: SyncSender<Result<TwoViewBatch>>,
     ) {
-        for step in first_step..steps {
+        for step in 0..steps {
             let start = step as usize * self.batch_size;
             let slices = &order[start..start + self.batch_size];
             let batch = self.make(epoch, slices);
