@@ -33,7 +33,7 @@ use crate::classifier::{Classifier, ClassifierConfig};
 use crate::error::{ClassifyError, Result};
 use crate::head::{HeadInit, HeadKind, Mode};
 use crate::loss::{MaskedBce, MaskedCrossEntropy, MaskedLossConfig, labels_tensor};
-use crate::metrics::{BootstrapConfig, MetricsConfig, Samples, StructureMetrics};
+use crate::metrics::{BootstrapConfig, MeanSd, MetricsConfig, Samples, StructureMetrics};
 use crate::report::{PredictionRow, write_metrics, write_predictions};
 
 /// The optimiser of a classification run.
@@ -502,14 +502,9 @@ impl Runner<'_> {
     }
 }
 
-/// Mean of the finite values (NaN if none).
-fn finite_mean(values: impl Iterator<Item = f64>) -> f64 {
-    let v: Vec<f64> = values.filter(|x| x.is_finite()).collect();
-    if v.is_empty() {
-        f64::NAN
-    } else {
-        v.iter().sum::<f64>() / v.len() as f64
-    }
+/// Mean over structures of the defined (non-NaN) values: `MeanSd::of`'s mean.
+fn mean_defined(values: impl Iterator<Item = f64>) -> f64 {
+    MeanSd::of(&values.collect::<Vec<_>>()).mean
 }
 
 fn patients(data: &Prepared, idx: &[usize]) -> usize {
@@ -696,8 +691,8 @@ fn run_into(
             epoch,
             train_loss: loss_sum / seen.max(1) as f64,
             val_loss: ev.loss,
-            val_macro_f1: finite_mean(val_metrics.iter().map(|m| m.f1)),
-            val_auroc: finite_mean(val_metrics.iter().map(|m| m.auroc)),
+            val_macro_f1: mean_defined(val_metrics.iter().map(|m| m.f1)),
+            val_auroc: mean_defined(val_metrics.iter().map(|m| m.auroc)),
             seconds: t0.elapsed().as_secs_f64(),
             images_per_s: seen as f64 / train_seconds.max(1e-9),
         };
@@ -742,8 +737,8 @@ fn run_into(
     let result = RunResult {
         selected_epoch,
         selection: cfg.selection,
-        test_macro_f1: finite_mean(test_metrics.iter().map(|m| m.f1)),
-        test_auroc: finite_mean(test_metrics.iter().map(|m| m.auroc)),
+        test_macro_f1: mean_defined(test_metrics.iter().map(|m| m.f1)),
+        test_auroc: mean_defined(test_metrics.iter().map(|m| m.auroc)),
         metrics_split: "test".into(),
         seconds: started.elapsed().as_secs_f64(),
     };
