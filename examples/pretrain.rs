@@ -96,32 +96,9 @@ fn run(args: PretrainArgs) -> Result<(), Box<dyn std::error::Error>> {
             ));
             bar.inc(1);
         }
-        Event::Epoch(r) => {
-            let knn = r.knn.map_or(String::new(), |k| {
-                format!(
-                    ", kNN@{} acc {:.3} macro-F1 {:.3}",
-                    k.k, k.accuracy, k.mean_macro_f1
-                )
-            });
-            say(
-                &bar,
-                format!(
-                    "epoch {}: loss {:.2}, embedding std {:.4}, {:.1} img/s{knn}",
-                    r.epoch + 1,
-                    r.mean_loss,
-                    r.mean_embedding_std,
-                    r.images_per_s
-                ),
-            );
-        }
+        Event::Epoch(r) => say(&bar, r.to_string()),
         Event::Checkpoint(_) => {}
-        Event::InitialProbe(k) => say(
-            &bar,
-            format!(
-                "before training: kNN@{} acc {:.3} macro-F1 {:.3}",
-                k.k, k.accuracy, k.mean_macro_f1
-            ),
-        ),
+        Event::InitialProbe(k) => say(&bar, format!("before training: {k}")),
     });
     bar.finish_and_clear();
     let summary = summary?;

@@ -404,7 +404,7 @@ impl GridFile {
 /// What [`run_grid`] reports as it goes.
 #[derive(Debug)]
 pub enum GridEvent<'a> {
-    /// A pretraining starts (`resumed`: from a checkpoint).
+    /// A pretraining starts (or continues from its checkpoint).
     PretrainStart {
         /// Index and count.
         index: usize,

@@ -77,33 +77,8 @@ pub fn with_grid_progress<R>(f: impl FnOnce(&mut dyn FnMut(GridEvent<'_>)) -> R)
                 ));
                 job.inc(1);
             }
-            pretrain::Event::Epoch(r) => {
-                let knn = r.knn.map_or(String::new(), |k| {
-                    format!(
-                        ", kNN@{} acc {:.3} macro F1 {:.3}",
-                        k.k, k.accuracy, k.mean_macro_f1
-                    )
-                });
-                say(
-                    &multi,
-                    format!(
-                        "  pretrain epoch {}: loss {:.2}, embedding std {:.4}, {:.1} img/s{knn}",
-                        r.epoch + 1,
-                        r.mean_loss,
-                        r.mean_embedding_std,
-                        r.images_per_s
-                    ),
-                );
-            }
-            pretrain::Event::InitialProbe(k) => {
-                say(
-                    &multi,
-                    format!(
-                        "  before pretraining: kNN@{} acc {:.3} macro F1 {:.3}",
-                        k.k, k.accuracy, k.mean_macro_f1
-                    ),
-                );
-            }
+            pretrain::Event::Epoch(r) => say(&multi, format!("  pretrain {r}")),
+            pretrain::Event::InitialProbe(k) => say(&multi, format!("  before pretraining: {k}")),
             pretrain::Event::Checkpoint(_) => {}
         },
         GridEvent::RunStart { index, of, plan } => {
