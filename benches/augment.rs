@@ -205,6 +205,7 @@ fn single(c: &mut Criterion, n: usize) {
                     epoch: 0,
                     index,
                     view: index & 1,
+                    domain: 0,
                 };
                 black_box(p.augment(&inp, key, &mut wk).data[0]);
             })

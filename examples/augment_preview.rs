@@ -3,7 +3,7 @@
 //!
 //! `cargo run --release --no-default-features --example augment_preview -- \
 //!     [--input FILE.png | --data DIR [--row N]] [--preset study_barlow] [--views 8] \
-//!     [--seed 0] [--out preview.png]`
+//!     [--seed 0] [--out preview.png] [--print-spec]`
 //!
 //! Without `--input`/`--data` it uses `twinscan_data::synth::phantom_slice` (HU, shown through
 //! a [-1000, 1000] HU window). The preset's final `Normalize` is left out so that views stay
@@ -31,8 +31,8 @@ struct Args {
     /// Row of labels.csv to use with --data (0-based).
     #[arg(long, default_value_t = 0)]
     row: usize,
-    /// Preset name (study_barlow, study_supervised, study_eval, only:<aug>, byol) or a
-    /// .toml/.json pipeline config.
+    /// Preset name (study_barlow, study_barlow_initial, study_supervised, study_eval,
+    /// ablation:<aug>, only:<aug>, byol) or a .toml/.json pipeline config.
     #[arg(long, default_value = "study_barlow")]
     preset: String,
     /// Number of augmented views.
@@ -44,6 +44,10 @@ struct Args {
     /// Output PNG.
     #[arg(long, default_value = "augment_preview.png")]
     out: PathBuf,
+    /// Print the resolved preset (both views, every transform with its probability and
+    /// parameters) as JSON and exit, without writing a preview.
+    #[arg(long)]
+    print_spec: bool,
 }
 
 type Error = Box<dyn std::error::Error>;
@@ -163,6 +167,10 @@ fn write_grid(path: &Path, tiles: &[Plane], cols: usize) -> Result<(), Error> {
 
 fn run(args: &Args) -> Result<(), Error> {
     let mut pipe = Pipeline::from_name_or_path(&args.preset)?;
+    if args.print_spec {
+        println!("{}", serde_json::to_string_pretty(&pipe.resolved_spec())?);
+        return Ok(());
+    }
     for view in std::iter::once(&mut pipe.view_a).chain(pipe.view_b.iter_mut()) {
         view.transforms
             .retain(|t| !matches!(t, Transform::Normalize(_)));
@@ -203,6 +211,7 @@ fn run(args: &Args) -> Result<(), Error> {
             epoch: 0,
             index: v / 2,
             view: v % 2,
+            domain: 0,
         };
         tiles.push(pipe.augment(&inp, key, &mut worker).clone());
     }

@@ -16,7 +16,7 @@
 //! let pipe = Pipeline::preset("study_barlow").unwrap();
 //! let pixels = vec![0.5f32; 128 * 128];
 //! let mut worker = Worker::default();
-//! let key = SampleKey { seed: 1, epoch: 0, index: 42, view: 0 };
+//! let key = SampleKey { seed: 1, epoch: 0, index: 42, view: 0, domain: 0 };
 //! let view = pipe.augment(&InputPlane::f32(128, 128, &pixels), key, &mut worker);
 //! assert_eq!((view.h, view.w), (128, 128));
 //! ```
@@ -32,7 +32,7 @@ pub mod transforms;
 
 pub use compose::{Compose, OneOf};
 pub use error::{AugmentError, Result};
-pub use pipeline::{Pipeline, SampleKey, Worker};
+pub use pipeline::{NormalizeFrom, Pipeline, SampleKey, Stream, Worker};
 pub use plane::{Image, InputPlane, Pixels, Plane, SourceRows};
 pub use preset::PRESET_NAMES;
 pub use transforms::{Params, Scratch, Transform};

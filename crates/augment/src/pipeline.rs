@@ -14,7 +14,7 @@ use crate::transforms::{Params, Scratch, Transform};
 
 /// Identifies one augmented view: the output for a key is identical whatever the thread count,
 /// batch composition or order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct SampleKey {
     /// Run seed.
     pub seed: u64,
@@ -24,11 +24,15 @@ pub struct SampleKey {
     pub index: u64,
     /// View (0 = first, 1 = second).
     pub view: u64,
+    /// Stream domain ([`Stream::PRETRAIN`], [`Stream::CLASSIFY`], ...): the same seed, epoch,
+    /// index and view in two domains give independent streams.
+    pub domain: u64,
 }
 
 impl SampleKey {
     /// The random stream of this view: ChaCha8 keyed by the four numbers (32 bytes), so
-    /// distinct keys give independent streams with no hashing collisions.
+    /// distinct keys give independent streams with no hashing collisions; the domain selects
+    /// ChaCha's 64-bit stream (domain 0 is the plain keyed stream).
     pub fn rng(&self) -> ChaCha8Rng {
         let mut key = [0u8; 32];
         for (i, v) in [self.seed, self.epoch, self.index, self.view]
@@ -37,8 +41,66 @@ impl SampleKey {
         {
             key[8 * i..8 * i + 8].copy_from_slice(&v.to_le_bytes());
         }
-        ChaCha8Rng::from_seed(key)
+        let mut rng = ChaCha8Rng::from_seed(key);
+        rng.set_stream(self.domain);
+        rng
     }
+}
+
+/// The seed and domain of a run's augmentation stream. A plain `u64` converts to the
+/// pretraining domain, so `pipeline.batch(&inputs, seed, ...)` keeps its meaning.
+///
+/// A classification run with seed `k` uses `Stream::classify(k)`, so it never replays the
+/// views a pretraining with seed `k` drew for the same slices.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Stream {
+    /// Run seed.
+    pub seed: u64,
+    /// Domain ([`Stream::PRETRAIN`], [`Stream::CLASSIFY`]).
+    pub domain: u64,
+}
+
+impl Stream {
+    /// Self-supervised pretraining views (and anything that passes a plain seed).
+    pub const PRETRAIN: u64 = 0;
+    /// Classifier training and evaluation.
+    pub const CLASSIFY: u64 = 1;
+
+    /// The pretraining stream of `seed`.
+    pub fn pretrain(seed: u64) -> Self {
+        Self {
+            seed,
+            domain: Self::PRETRAIN,
+        }
+    }
+
+    /// The classification stream of `seed`.
+    pub fn classify(seed: u64) -> Self {
+        Self {
+            seed,
+            domain: Self::CLASSIFY,
+        }
+    }
+}
+
+impl From<u64> for Stream {
+    fn from(seed: u64) -> Self {
+        Self::pretrain(seed)
+    }
+}
+
+/// Where the `Normalize` constants of a run's pipelines come from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NormalizeFrom {
+    /// The preset's own constants (the study's mean 0.28, std 0.031: the mean of its images
+    /// and the spread of its per-batch standard deviations, not a pixel standard deviation;
+    /// see docs/augment.md).
+    #[default]
+    Study,
+    /// The train split's pixel mean and standard deviation, computed by `prepare` and stored
+    /// in the prepared dataset's `dataset.json` (applied with [`Pipeline::with_normalize`]).
+    Dataset,
 }
 
 fn one() -> usize {
@@ -200,6 +262,45 @@ impl Pipeline {
         self
     }
 
+    /// The same pipeline with every `Normalize` (also inside `OneOf`) using `mean` and `std`
+    /// (in units of the max pixel value), e.g. a dataset's own train-split statistics instead
+    /// of the study's constants.
+    pub fn with_normalize(mut self, mean: f32, std: f32) -> Self {
+        fn set_all(ts: &mut [Transform], mean: f32, std: f32) {
+            for t in ts {
+                match t {
+                    Transform::Normalize(n) => (n.mean, n.std) = (mean, std),
+                    Transform::OneOf(o) => set_all(&mut o.transforms, mean, std),
+                    _ => {}
+                }
+            }
+        }
+        set_all(&mut self.view_a.transforms, mean, std);
+        if let Some(b) = &mut self.view_b {
+            set_all(&mut b.transforms, mean, std);
+        }
+        self
+    }
+
+    /// Both views spelled out (a missing `view_b` is `view_a`), every transform with its
+    /// probability and parameters: what `augment_preview --print-spec` prints.
+    ///
+    /// ```
+    /// use twinscan_augment::Pipeline;
+    /// let spec = Pipeline::preset("ablation:blur").unwrap().resolved_spec();
+    /// assert_eq!(spec["view_a"][1]["type"], "blur");
+    /// assert_eq!(spec["view_b"].as_array().unwrap().len(), 2); // resize, normalize
+    /// ```
+    pub fn resolved_spec(&self) -> serde_json::Value {
+        let view = |c: &Compose| serde_json::to_value(&c.transforms).unwrap_or_default();
+        serde_json::json!({
+            "name": self.name,
+            "channels": self.channels,
+            "view_a": view(&self.view_a),
+            "view_b": view(self.view(1)),
+        })
+    }
+
     /// The transforms of view `v` (0 → `view_a`; 1 → `view_b`, or `view_a` if absent).
     pub fn view(&self, v: u64) -> &Compose {
         match (v, &self.view_b) {
@@ -263,17 +364,18 @@ impl Pipeline {
 
     /// Augments one view of every input in parallel (rayon, one image per task) into `out`,
     /// an N×C×H×W f32 buffer (`N = inputs.len()`, C = `channels`, H×W = [`Self::output_shape`]).
-    /// Sample `i` uses key `(seed, epoch, indices[i], view)`.
+    /// Sample `i` uses key `(seed, epoch, indices[i], view)` in the stream's domain.
     pub fn batch(
         &self,
         inputs: &[InputPlane],
-        seed: u64,
+        seed: impl Into<Stream>,
         epoch: u64,
         indices: &[u64],
         view: u64,
         out: &mut [f32],
     ) -> Result<()> {
         let per = self.check_batch(inputs, indices, out.len(), "out")?;
+        let Stream { seed, domain } = seed.into();
         out.par_chunks_mut(per)
             .zip(inputs.par_iter().zip(indices.par_iter()))
             .for_each_init(Worker::default, |wk, (o, (inp, &index))| {
@@ -282,6 +384,7 @@ impl Pipeline {
                     epoch,
                     index,
                     view,
+                    domain,
                 };
                 let c = self.channels;
                 self.augment(inp, key, wk)
@@ -308,7 +411,7 @@ impl Pipeline {
     pub fn two_views_batch(
         &self,
         inputs: &[InputPlane],
-        seed: u64,
+        seed: impl Into<Stream>,
         epoch: u64,
         indices: &[u64],
         out_a: &mut [f32],
@@ -316,6 +419,7 @@ impl Pipeline {
     ) -> Result<()> {
         let per = self.check_batch(inputs, indices, out_a.len(), "out_a")?;
         self.check_batch(inputs, indices, out_b.len(), "out_b")?;
+        let Stream { seed, domain } = seed.into();
         let a = out_a.par_chunks_mut(per).map(|c| (c, 0u64));
         let b = out_b.par_chunks_mut(per).map(|c| (c, 1u64));
         let n = inputs.len();
@@ -328,6 +432,7 @@ impl Pipeline {
                     epoch,
                     index: indices[i],
                     view,
+                    domain,
                 };
                 self.augment(&inputs[i], key, wk)
                     .write_replicated(self.channels, o)

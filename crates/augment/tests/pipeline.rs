@@ -58,6 +58,7 @@ fn every_preset_builds_round_trips_and_runs() {
                 epoch: 0,
                 index,
                 view: index % 2,
+                domain: 0,
             };
             let out = p.augment(&input, key, &mut wk);
             assert!(out.data.iter().all(|v| v.is_finite()), "{name}");
@@ -118,6 +119,7 @@ fn batch_layout_replicates_channels_and_matches_single_augment() {
             epoch: 1,
             index: 7 + i as u64,
             view: 1,
+            domain: 0,
         };
         let single = p.augment(inp, key, &mut wk).clone();
         for c in 0..3 {
@@ -138,6 +140,7 @@ fn u8_u16_and_f32_inputs_agree() {
         epoch: 0,
         index: 0,
         view: 0,
+        domain: 0,
     };
     let (mut w1, mut w2, mut w3) = (Worker::default(), Worker::default(), Worker::default());
     let a = p
@@ -317,6 +320,7 @@ fn grid_elastic_with_zero_magnitude_is_identity_and_flip_is_involution() {
         epoch: 0,
         index: 0,
         view: 0,
+        domain: 0,
     }
     .rng();
     let prm = c.sample(&mut rng, 64, 64);
@@ -363,6 +367,7 @@ fn apply_from_equals_apply_for_every_transform() {
             epoch: 0,
             index: i as u64,
             view: 0,
+            domain: 0,
         }
         .rng();
         let prm = t.sample(&mut rng, 96, 96);
@@ -428,6 +433,7 @@ fn reading_the_input_directly_equals_loading_it_first() {
                     epoch: 1,
                     index,
                     view: 0,
+                    domain: 0,
                 };
                 let params = c.sample(&mut key.rng(), h, w);
                 c.apply_input(&params, input, &mut direct, &mut scratch);
@@ -459,10 +465,101 @@ fn augment_of_an_unvalidated_short_input_panics_with_a_clear_message() {
         epoch: 0,
         index: 0,
         view: 0,
+        domain: 0,
     };
     Pipeline::preset("study_eval").unwrap().augment(
         &InputPlane::u8(200, 200, &short),
         key,
         &mut Worker::default(),
     );
+}
+
+#[test]
+fn stream_domains_give_different_views_and_plain_seeds_are_the_pretraining_domain() {
+    let p = Pipeline::preset("study_barlow").unwrap();
+    let img = slice(3);
+    let inputs = vec![InputPlane::u8(128, 128, &img); 4];
+    let idx = [0u64, 1, 2, 3];
+    let n = 4 * 128 * 128;
+    let run = |stream: twinscan_augment::Stream| {
+        let mut out = vec![0.0; n];
+        p.batch(&inputs, stream, 2, &idx, 0, &mut out).unwrap();
+        out
+    };
+    let plain = {
+        let mut out = vec![0.0; n];
+        p.batch(&inputs, 7u64, 2, &idx, 0, &mut out).unwrap();
+        out
+    };
+    assert_eq!(plain, run(twinscan_augment::Stream::pretrain(7)));
+    let classify = run(twinscan_augment::Stream::classify(7));
+    assert_ne!(plain, classify, "the classification stream replays pretraining");
+    // Per key: the drawn parameters differ between domains for most samples.
+    let differing = (0..64)
+        .filter(|&index| {
+            let key = |domain| SampleKey {
+                seed: 7,
+                epoch: 0,
+                index,
+                view: 0,
+                domain,
+            };
+            p.sample_params(key(0), 128, 128) != p.sample_params(key(1), 128, 128)
+        })
+        .count();
+    assert!(differing > 48, "only {differing}/64 keys differ");
+}
+
+#[test]
+fn ablation_presets_have_one_plain_view_and_per_view_configs_round_trip() {
+    let img = slice(5);
+    let input = InputPlane::u8(128, 128, &img);
+    for aug in ["blur", "sharpen", "cutout", "elastic", "crop"] {
+        let p = Pipeline::preset(&format!("ablation:{aug}")).unwrap();
+        let plain_view = if aug == "crop" { 0 } else { 1 };
+        let plain = Pipeline::preset("study_eval").unwrap();
+        let mut wk = Worker::default();
+        let mut wk2 = Worker::default();
+        for index in 0..8 {
+            let key = SampleKey {
+                seed: 1,
+                epoch: 0,
+                index,
+                view: plain_view,
+                domain: 0,
+            };
+            let got = p.augment(&input, key, &mut wk).data.clone();
+            let want = plain.augment(&input, key, &mut wk2).data.clone();
+            assert_eq!(got, want, "{aug}: view {plain_view} is not plain");
+            let other = SampleKey {
+                view: 1 - plain_view,
+                ..key
+            };
+            let aug_view = p.augment(&input, other, &mut wk).data.clone();
+            assert_ne!(aug_view, want, "{aug}: the augmented view is plain");
+        }
+        // Per-view pipelines are expressible in the TOML/JSON config format.
+        assert_eq!(Pipeline::from_toml_str(&p.to_toml()).unwrap(), p);
+        let json = serde_json::to_string(&p).unwrap();
+        assert_eq!(Pipeline::from_json_str(&json).unwrap(), p);
+    }
+}
+
+#[test]
+fn with_normalize_replaces_every_normalize() {
+    let p = Pipeline::preset("ablation:blur")
+        .unwrap()
+        .with_normalize(0.5, 0.25);
+    for v in 0..2 {
+        let n: Vec<_> = p
+            .view(v)
+            .transforms
+            .iter()
+            .filter_map(|t| match t {
+                Transform::Normalize(n) => Some((n.mean, n.std)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(n, vec![(0.5, 0.25)]);
+    }
 }
