@@ -6,6 +6,10 @@
 //!
 //! Finished pretrainings and runs are reused: run the same command again to continue an
 //! interrupted grid. See `twinscan::experiment` for the file format and output layout.
+//!
+//! Exit codes: 0 the grid is complete (tables written); 1 an error; 2 a bad command line;
+//! 3 `--max-new-runs` stopped an unfinished grid (run the same command again), so a script
+//! can loop: `while cargo run ... --max-new-runs 4; [ $? -eq 3 ]; do :; done`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,9 +39,13 @@ struct Args {
     max_new_runs: Option<usize>,
 }
 
+/// Exit code of a grid left unfinished by `--max-new-runs`.
+const UNFINISHED: u8 = 3;
+
 fn main() -> ExitCode {
     match run(Args::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(UNFINISHED),
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
@@ -45,7 +53,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+/// Runs the grid; `Ok(false)` when it stopped unfinished.
+fn run(args: Args) -> Result<bool, Box<dyn std::error::Error>> {
     let file = GridFile::read(&args.grid)?;
     let data = args
         .data
@@ -68,7 +77,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     })?;
     if outcome.complete {
         for t in &outcome.tables {
-            println!("\n{}", t.to_markdown());
+            println!("\n{t}");
         }
         println!(
             "{} run(s) executed, {} reused; tables and charts in {}",
@@ -78,9 +87,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         );
     } else {
         println!(
-            "stopped after {} new run(s) ({} reused); run the same command to continue",
+            "stopped after {} new run(s) ({} reused); run the same command to continue \
+             (exit code {UNFINISHED})",
             outcome.executed, outcome.cached
         );
     }
-    Ok(())
+    Ok(outcome.complete)
 }

@@ -89,7 +89,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             )
         }
     };
-    let grid = grid_file.expand(&prepared, &args.out, &origin)?;
+    grid_file.check(&origin)?;
     let device = DeviceSpec::from_arg_or_env(args.device.as_deref())?.device()?;
 
     if prepared.join("dataset.json").is_file() {
@@ -137,6 +137,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         return Ok(());
     }
 
+    let grid = grid_file.expand(&prepared, &args.out, &origin)?;
     println!(
         "[3/3] {} pretraining(s) and {} classification run(s) ({})",
         grid.pretrainings.len(),
@@ -146,19 +147,20 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let outcome = twinscan::progress::with_grid_progress(|on_event| {
         run_grid(&grid, &device, &GridOptions::default(), on_event)
     })?;
-    if let Some(f1) = outcome.tables.first() {
-        println!("\n{}", f1.to_markdown());
+    // The F1 table and the paired deltas against the baseline.
+    for table in [outcome.tables.first(), outcome.tables.get(2)].into_iter().flatten() {
+        println!("\n{table}");
     }
     println!("Files under {}:", args.out.display());
     for (what, path) in [
         (
             "per-structure tables",
-            "table_f1.md, table_f1.csv, table_auroc.md, table_auroc.csv",
+            "table_f1.{md,csv}, table_auroc.{md,csv}, table_delta_f1.{md,csv}",
         ),
-        ("charts", "chart_f1.png, chart_auroc.png"),
+        ("charts", "chart_f1.png, chart_auroc.png, chart_delta_f1.png"),
         (
             "classification runs",
-            "runs/<experiment>-<mode>/seed-<k>/ (predictions.csv, metrics.csv, curves.png, ...)",
+            "runs/<experiment>-<mode>/seed-<k>-<hash>/ (predictions.csv, metrics.csv, ...)",
         ),
         (
             "pretraining",

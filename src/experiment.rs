@@ -4,6 +4,9 @@
 //! ```toml
 //! name = "quick"
 //! seeds = [0, 1]                     # classification seeds (mean ± sd over them)
+//! pretrain_seeds = [0, 1]            # optional: one pretraining per seed (classifier seed k
+//!                                    # uses encoder seed k); absent: one shared encoder
+//! baseline = "random-frozen"         # column the paired deltas compare against (default: first)
 //! imagenet_weights = "resnet18.pth"  # for `imagenet` inits (torchvision file), optional
 //!
 //! [pretrain]                         # PretrainConfig fields, over PretrainConfig::study()
@@ -21,22 +24,37 @@
 //! init = "barlow"                    # pretrain with the settings below, then classify
 //! pretrain = { augment = "study_barlow" }   # overrides of [pretrain] (init = "imagenet" ok)
 //! classify = { }                            # overrides of [classify]
+//!
+//! [[experiment]]
+//! name = "bt-scratch-blur"
+//! init = "barlow"                    # continue bt-scratch's pretraining (weights, projector,
+//! pretrain = { init = "pretraining:bt-scratch", augment = "ablation:blur", epochs = 50 }
+//! modes = ["frozen"]                 # and LARS state): it runs first
 //! ```
 //!
 //! Layout under the output folder:
 //!
 //! ```text
-//! OUT/grid.json                    the expanded grid (every run's full configuration)
-//! OUT/pretrain/<hash>/             one per distinct pretraining (hash of its config + data)
-//! OUT/runs/<name>-<mode>/seed-<k>/ one per classification run (see twinscan_classify::train)
-//! OUT/table_f1.{md,csv}            per-structure held-out macro F1, mean ± sd over seeds
+//! OUT/grid.json                    the expanded grid (every run's full configuration and
+//!                                  the dataset fingerprint)
+//! OUT/pretrain/<hash>/             one per distinct pretraining (hash of its configuration
+//!                                  and the dataset fingerprint)
+//! OUT/runs/<name>-<mode>/seed-<k>-<hash>/
+//!                                  one per classification run (hash of its configuration,
+//!                                  its encoder's pretraining and the dataset fingerprint)
+//! OUT/table_f1.{md,csv}            per-structure held-out macro F1: mean ± sd over seeds and
+//!                                  a patient-bootstrap 95% interval pooled over seeds
 //! OUT/table_auroc.{md,csv}         the same for AUROC
-//! OUT/chart_f1.png, chart_auroc.png
+//! OUT/table_delta_f1.{md,csv}      each column minus the baseline, paired bootstrap intervals
+//! OUT/chart_f1.png, chart_auroc.png, chart_delta_f1.png
 //! ```
 //!
-//! Resuming: a finished pretraining (its `encoder.safetensors`) or classification run (its
-//! `result.json`) is reused; an interrupted pretraining continues from its last checkpoint;
-//! an interrupted classification run (never renamed into place) starts again.
+//! Resuming and staleness: a finished pretraining (its `encoder.safetensors`) or
+//! classification run (its `result.json`) is reused only when its recorded configuration and
+//! dataset fingerprint equal the plan's — a changed grid or a re-prepared dataset gives new
+//! folder names, so what changed reruns into new folders (and [`GridEvent::RunSuperseded`]
+//! names the older result it replaces). An interrupted pretraining continues from its last
+//! checkpoint; an interrupted classification run (never renamed into place) starts again.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -44,8 +62,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use twinscan_classify::head::Mode;
-use twinscan_classify::metrics::StructureMetrics;
-use twinscan_classify::report::{ResultTable, RunMetrics, TableMetric, read_metrics};
+use twinscan_classify::report::read_predictions;
+use twinscan_classify::tables::{ColumnRuns, write_grid_tables};
 use twinscan_classify::train::{self, TrainConfig};
 use twinscan_models::BackboneInit;
 use twinscan_models::burn::tensor::Device;
@@ -128,6 +146,16 @@ pub struct GridFile {
     /// Classification seeds.
     #[serde(default = "default_seeds")]
     pub seeds: Vec<u64>,
+    /// Pretraining seeds: each Barlow experiment pretrains once per seed and classifier seed
+    /// `k` uses the encoder of pretraining seed `k` (every classifier seed must be listed), so
+    /// a column's spread includes pretraining variance. Absent: one pretraining (the
+    /// `[pretrain]` table's `seed`) shared by every classifier seed.
+    #[serde(default)]
+    pub pretrain_seeds: Option<Vec<u64>>,
+    /// The column the paired comparisons (`table_delta_f1`) are against, e.g.
+    /// `"random-frozen"`; default: the first column.
+    #[serde(default)]
+    pub baseline: Option<String>,
     /// Prepared dataset (overridden by the command line's `--data`), relative to the file.
     #[serde(default)]
     pub data: Option<PathBuf>,
@@ -158,9 +186,9 @@ pub struct RunPlan {
     pub seed: u64,
     /// Index into [`Grid::pretrainings`] whose encoder initialises the backbone, if any.
     pub pretraining: Option<usize>,
-    /// The full configuration (its `init` is filled in from the pretraining when run).
+    /// The full configuration (its `init` names the pretraining's encoder file).
     pub config: TrainConfig,
-    /// Run folder.
+    /// Run folder (`OUT/runs/<column>/seed-<k>-<hash>`).
     pub dir: PathBuf,
 }
 
@@ -173,6 +201,9 @@ pub struct PretrainPlan {
     pub dir: PathBuf,
     /// Experiments that use it.
     pub used_by: Vec<String>,
+    /// The pretraining it continues (`init = "pretraining:<experiment>"`), run first.
+    #[serde(default)]
+    pub depends_on: Option<usize>,
 }
 
 /// The expanded grid.
@@ -182,6 +213,12 @@ pub struct Grid {
     pub data: PathBuf,
     /// Output folder.
     pub out: PathBuf,
+    /// The dataset's fingerprint (`dataset.json`), part of every folder hash.
+    pub dataset_fingerprint: String,
+    /// Baseline column of the paired comparisons.
+    pub baseline: String,
+    /// What the ± of the tables covers.
+    pub spread: String,
     /// Distinct pretrainings.
     pub pretrainings: Vec<PretrainPlan>,
     /// Classification runs, in table order.
@@ -248,13 +285,36 @@ fn resolve_init(
     }
 }
 
-/// Short content hash of a pretraining (configuration + dataset path).
-fn pretrain_hash(config: &PretrainConfig, data: &Path) -> String {
+/// Short content hash of a configuration and the dataset fingerprint (folder names).
+fn plan_hash<T: Serialize>(config: &T, fingerprint: &str) -> String {
     let mut h = Sha256::new();
     h.update(serde_json::to_vec(config).unwrap_or_default());
-    h.update(data.to_string_lossy().as_bytes());
+    h.update(fingerprint.as_bytes());
     let d = h.finalize();
     d[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The fingerprint of a prepared dataset: the `fingerprint` that `prepare` records in
+/// `dataset.json` (a hash of `labels.csv` and the dataset's settings); for a dataset prepared
+/// before fingerprints existed, the SHA-256 of `labels.csv` followed by `dataset.json`.
+///
+/// # Errors
+/// [`ExperimentError::Io`] / [`ExperimentError::Grid`] naming the unreadable file.
+pub fn dataset_fingerprint(data: &Path) -> Result<String> {
+    let read = |name: &str| {
+        let path = data.join(name);
+        fs::read(&path).map_err(|source| ExperimentError::Io { path, source })
+    };
+    let json = read("dataset.json")?;
+    let value: serde_json::Value = serde_json::from_slice(&json)
+        .map_err(|e| grid_err(&data.join("dataset.json"), format!("not valid JSON: {e}")))?;
+    if let Some(f) = value.get("fingerprint").and_then(|f| f.as_str()) {
+        return Ok(f.to_string());
+    }
+    let mut h = Sha256::new();
+    h.update(read("labels.csv")?);
+    h.update(&json);
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 impl GridFile {
@@ -289,18 +349,57 @@ impl GridFile {
     }
 
     /// Expands the grid against a dataset and an output folder: resolves inits, merges the
-    /// override tables, checks every configuration and that encoder and classifier agree.
+    /// override tables, checks every configuration and that encoder and classifier agree, and
+    /// names every folder by the hash of its configuration and the dataset's fingerprint.
+    ///
+    /// # Errors
+    /// [`ExperimentError::Grid`] naming the experiment and field; an unreadable dataset.
+    pub fn expand(&self, data: &Path, out: &Path, file: &Path) -> Result<Grid> {
+        self.expand_with(data, out, file, dataset_fingerprint(data))
+    }
+
+    /// Checks the grid's own settings (as [`GridFile::expand`] does) before a dataset exists.
     ///
     /// # Errors
     /// [`ExperimentError::Grid`] naming the experiment and field.
-    pub fn expand(&self, data: &Path, out: &Path, file: &Path) -> Result<Grid> {
+    pub fn check(&self, file: &Path) -> Result<()> {
+        let here = Path::new(".");
+        self.expand_with(here, here, file, Ok(String::new()))
+            .map(|_| ())
+    }
+
+    fn expand_with(
+        &self,
+        data: &Path,
+        out: &Path,
+        file: &Path,
+        fingerprint: Result<String>,
+    ) -> Result<Grid> {
         if self.experiment.is_empty() {
             return Err(grid_err(file, "no [[experiment]] entries".into()));
         }
         if self.seeds.is_empty() {
             return Err(grid_err(file, "`seeds` is empty".into()));
         }
+        if let Some(ps) = &self.pretrain_seeds
+            && let Some(k) = self.seeds.iter().find(|k| !ps.contains(k))
+        {
+            return Err(grid_err(
+                file,
+                format!(
+                    "classifier seed {k} has no pretraining: `pretrain_seeds` {ps:?} must \
+                     list every seed of `seeds` (classifier seed k uses encoder seed k)"
+                ),
+            ));
+        }
+        // The grid's own errors come first; an unreadable dataset is reported after them.
+        let (fingerprint, data_error) = match fingerprint {
+            Ok(f) => (f, None),
+            Err(e) => (String::new(), Some(e)),
+        };
         let mut pretrainings: Vec<PretrainPlan> = Vec::new();
+        // experiment name -> (pretraining seed -> index into `pretrainings`)
+        let mut by_experiment: Vec<(String, Vec<(u64, usize)>)> = Vec::new();
         let mut runs = Vec::new();
         let mut names = std::collections::HashSet::new();
         for e in &self.experiment {
@@ -317,7 +416,9 @@ impl GridFile {
                 &what,
                 file,
             )?;
-            let pretraining = if e.init == "barlow" {
+            // Pretraining seed -> pretraining index.
+            let mut pretraining: Vec<(u64, usize)> = Vec::new();
+            if e.init == "barlow" {
                 let mut layers = self.pretrain.clone();
                 for (k, v) in &e.pretrain {
                     layers.insert(k.clone(), v.clone());
@@ -326,55 +427,103 @@ impl GridFile {
                     .remove("init")
                     .and_then(|v| v.as_str().map(str::to_string))
                     .unwrap_or_else(|| "random".into());
-                let mut cfg: PretrainConfig =
+                let template: PretrainConfig =
                     overlay(&PretrainConfig::study(), &[&layers], &what, file)?;
-                cfg.init = resolve_init(&init, &self.imagenet_weights, &what, file)?;
-                cfg.validate()
-                    .map_err(|err| grid_err(file, format!("{what}: pretrain: {err}")))?;
-                if cfg.arch != base.arch || cfg.in_channels != base.in_channels {
-                    return Err(grid_err(
-                        file,
-                        format!(
-                            "{what}: pretraining encoder {} with {} channels does not match the classifier's {} with {}",
-                            cfg.arch, cfg.in_channels, base.arch, base.in_channels
-                        ),
-                    ));
-                }
-                let dir = out.join("pretrain").join(pretrain_hash(&cfg, data));
-                let i = match pretrainings.iter().position(|p| p.config == cfg) {
-                    Some(i) => i,
-                    None => {
-                        pretrainings.push(PretrainPlan {
-                            config: cfg,
-                            dir,
-                            used_by: Vec::new(),
-                        });
-                        pretrainings.len() - 1
-                    }
+                let source = match init.strip_prefix("pretraining:") {
+                    Some(name) => Some(
+                        by_experiment
+                            .iter()
+                            .find(|(n, _)| n == name)
+                            .map(|(_, p)| p.clone())
+                            .ok_or_else(|| {
+                                grid_err(
+                                    file,
+                                    format!(
+                                        "{what}: init \"pretraining:{name}\" must name a \
+                                         Barlow experiment listed before this one"
+                                    ),
+                                )
+                            })?,
+                    ),
+                    None => None,
                 };
-                pretrainings[i].used_by.push(e.name.clone());
-                Some(i)
-            } else {
-                if !e.pretrain.is_empty() {
-                    return Err(grid_err(
-                        file,
-                        format!("{what}: `pretrain` overrides need init = \"barlow\""),
-                    ));
+                let seeds = self
+                    .pretrain_seeds
+                    .clone()
+                    .unwrap_or_else(|| vec![template.seed]);
+                for seed in seeds {
+                    let mut cfg = PretrainConfig {
+                        seed,
+                        ..template.clone()
+                    };
+                    let depends_on = match &source {
+                        Some(src) => {
+                            let &(_, i) =
+                                src.iter().find(|(s, _)| *s == seed).ok_or_else(|| {
+                                    grid_err(file, format!("{what}: no source pretraining of seed {seed}"))
+                                })?;
+                            cfg.continue_from = Some(pretrainings[i].dir.clone());
+                            Some(i)
+                        }
+                        None => {
+                            cfg.init = resolve_init(&init, &self.imagenet_weights, &what, file)?;
+                            None
+                        }
+                    };
+                    cfg.validate()
+                        .map_err(|err| grid_err(file, format!("{what}: pretrain: {err}")))?;
+                    if cfg.arch != base.arch || cfg.in_channels != base.in_channels {
+                        return Err(grid_err(
+                            file,
+                            format!(
+                                "{what}: pretraining encoder {} with {} channels does not match the classifier's {} with {}",
+                                cfg.arch, cfg.in_channels, base.arch, base.in_channels
+                            ),
+                        ));
+                    }
+                    let dir = out.join("pretrain").join(plan_hash(&cfg, &fingerprint));
+                    let i = match pretrainings.iter().position(|p| p.config == cfg) {
+                        Some(i) => i,
+                        None => {
+                            pretrainings.push(PretrainPlan {
+                                config: cfg,
+                                dir,
+                                used_by: Vec::new(),
+                                depends_on,
+                            });
+                            pretrainings.len() - 1
+                        }
+                    };
+                    pretrainings[i].used_by.push(e.name.clone());
+                    pretraining.push((seed, i));
                 }
-                None
-            };
-            let init = match pretraining {
-                Some(i) => BackboneInit::Barlow(pretrainings[i].dir.join(pretrain::files::ENCODER)),
-                None => resolve_init(&e.init, &self.imagenet_weights, &what, file)?,
-            };
+                by_experiment.push((e.name.clone(), pretraining.clone()));
+            } else if !e.pretrain.is_empty() {
+                return Err(grid_err(
+                    file,
+                    format!("{what}: `pretrain` overrides need init = \"barlow\""),
+                ));
+            }
             for mode in &e.modes {
                 let mode: Mode = mode
                     .parse()
                     .map_err(|err| grid_err(file, format!("{what}: {err}")))?;
                 let column = format!("{}-{mode}", e.name);
                 for &seed in &self.seeds {
+                    // Classifier seed k uses pretraining seed k (or the one shared encoder).
+                    let used = match pretraining.as_slice() {
+                        [] => None,
+                        [(_, i)] if self.pretrain_seeds.is_none() => Some(*i),
+                        list => list.iter().find(|(s, _)| *s == seed).map(|&(_, i)| i),
+                    };
+                    let init = match used {
+                        Some(i) => BackboneInit::Barlow(
+                            pretrainings[i].dir.join(pretrain::files::ENCODER),
+                        ),
+                        None => resolve_init(&e.init, &self.imagenet_weights, &what, file)?,
+                    };
                     let config = TrainConfig {
-                        init: init.clone(),
+                        init,
                         mode,
                         seed,
                         ..base.clone()
@@ -382,19 +531,53 @@ impl GridFile {
                     config
                         .validate()
                         .map_err(|err| grid_err(file, format!("{what}: classify: {err}")))?;
+                    let hash = plan_hash(&config, &fingerprint);
                     runs.push(RunPlan {
-                        dir: out.join("runs").join(&column).join(format!("seed-{seed}")),
+                        dir: out
+                            .join("runs")
+                            .join(&column)
+                            .join(format!("seed-{seed}-{hash}")),
                         column: column.clone(),
                         seed,
-                        pretraining,
+                        pretraining: used,
                         config,
                     });
                 }
             }
         }
+        let columns: Vec<&str> = {
+            let mut c: Vec<&str> = Vec::new();
+            for r in &runs {
+                if !c.contains(&r.column.as_str()) {
+                    c.push(&r.column);
+                }
+            }
+            c
+        };
+        let baseline = match &self.baseline {
+            Some(b) if columns.contains(&b.as_str()) => b.clone(),
+            Some(b) => {
+                return Err(grid_err(
+                    file,
+                    format!("baseline {b:?} is not a column; the columns are {columns:?}"),
+                ));
+            }
+            None => columns[0].to_string(),
+        };
+        if let Some(e) = data_error {
+            return Err(e);
+        }
+        let spread = if self.pretrain_seeds.is_some() {
+            "classifier and pretraining seeds (classifier seed k on encoder seed k)"
+        } else {
+            "classifier seeds (one pretraining per experiment)"
+        };
         Ok(Grid {
             data: data.to_path_buf(),
             out: out.to_path_buf(),
+            dataset_fingerprint: fingerprint,
+            baseline,
+            spread: spread.to_string(),
             pretrainings,
             runs,
         })
@@ -428,6 +611,14 @@ pub enum GridEvent<'a> {
     },
     /// A classification run was already finished.
     RunCached(&'a RunPlan),
+    /// A finished run of the same column and seed exists under another configuration or
+    /// dataset fingerprint: it is stale and this plan runs into its own folder.
+    RunSuperseded {
+        /// The plan that runs.
+        plan: &'a RunPlan,
+        /// The stale run's folder (left on disk, no longer in the tables).
+        old: PathBuf,
+    },
     /// Progress inside a classification run.
     Run(train::Event<'a>),
     /// A classification run finished.
@@ -456,8 +647,8 @@ pub struct GridOutcome {
     pub cached: usize,
     /// Whether every run is finished (tables written).
     pub complete: bool,
-    /// The tables (F1, AUROC) when complete.
-    pub tables: Vec<ResultTable>,
+    /// The tables as markdown, when complete: F1, AUROC, paired F1 deltas (in this order).
+    pub tables: Vec<String>,
 }
 
 /// Runs (or continues) an expanded grid on `device`; see the [module documentation](self).
@@ -476,18 +667,23 @@ pub fn run_grid(
     })?;
     let grid_path = grid.out.join("grid.json");
     let json = serde_json::to_vec_pretty(grid).map_err(|e| grid_err(&grid_path, e.to_string()))?;
-    fs::write(&grid_path, json).map_err(|source| ExperimentError::Io {
-        path: grid_path.clone(),
-        source,
-    })?;
+    twinscan_classify::report::write_atomic(&grid_path, |w| {
+        use std::io::Write;
+        w.write_all(&json)
+            .map_err(|e| twinscan_classify::ClassifyError::io(&grid_path, e))
+    })
+    .map_err(tables_err)?;
 
     let (mut executed, mut cached) = (0, 0);
     let n_runs = grid.runs.len();
     for (index, plan) in grid.runs.iter().enumerate() {
-        if train::is_finished(&plan.dir) {
+        if run_matches(plan, &grid.dataset_fingerprint) {
             cached += 1;
             on_event(GridEvent::RunCached(plan));
             continue;
+        }
+        if let Some(old) = superseded_run(plan) {
+            on_event(GridEvent::RunSuperseded { plan, old });
         }
         if options.max_new_runs.is_some_and(|m| executed >= m) {
             return Ok(GridOutcome {
@@ -528,6 +724,62 @@ pub fn run_grid(
     })
 }
 
+/// Whether `plan.dir` holds a finished run of exactly this configuration on this dataset
+/// (its `config.json` records both).
+fn run_matches(plan: &RunPlan, fingerprint: &str) -> bool {
+    if !train::is_finished(&plan.dir) {
+        return false;
+    }
+    let Ok(bytes) = fs::read(plan.dir.join(train::files::CONFIG)) else {
+        return false;
+    };
+    let Ok(info) = serde_json::from_slice::<train::RunInfo>(&bytes) else {
+        return false;
+    };
+    info.config == plan.config && info.dataset_fingerprint.as_deref() == Some(fingerprint)
+}
+
+/// A finished run of the same column and seed in another folder (another configuration or
+/// dataset), if any: the newest one.
+fn superseded_run(plan: &RunPlan) -> Option<PathBuf> {
+    let parent = plan.dir.parent()?;
+    let prefix = format!("seed-{}-", plan.seed);
+    let mut found: Vec<(std::time::SystemTime, PathBuf)> = fs::read_dir(parent)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            *p != plan.dir
+                && p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&prefix))
+                && train::is_finished(p)
+        })
+        .filter_map(|p| Some((fs::metadata(&p).ok()?.modified().ok()?, p)))
+        .collect();
+    found.sort();
+    found.pop().map(|(_, p)| p)
+}
+
+/// Whether `plan.dir` holds a finished pretraining of exactly this configuration on this
+/// dataset.
+fn pretraining_matches(plan: &PretrainPlan, fingerprint: &str) -> bool {
+    if !plan.dir.join(pretrain::files::ENCODER).is_file() {
+        return false;
+    }
+    let Ok(bytes) = fs::read(plan.dir.join(pretrain::files::CONFIG)) else {
+        return false;
+    };
+    let Ok(run) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return false;
+    };
+    let config = run
+        .get("config")
+        .and_then(|c| serde_json::from_value::<PretrainConfig>(c.clone()).ok());
+    let recorded = run.get("dataset_fingerprint").and_then(|f| f.as_str());
+    config.as_ref() == Some(&plan.config) && recorded == Some(fingerprint)
+}
+
 fn ensure_pretrained(
     grid: &Grid,
     index: usize,
@@ -535,9 +787,12 @@ fn ensure_pretrained(
     on_event: &mut dyn FnMut(GridEvent<'_>),
 ) -> Result<()> {
     let plan = &grid.pretrainings[index];
-    if plan.dir.join(pretrain::files::ENCODER).is_file() {
+    if pretraining_matches(plan, &grid.dataset_fingerprint) {
         on_event(GridEvent::PretrainCached(plan));
         return Ok(());
+    }
+    if let Some(dep) = plan.depends_on {
+        ensure_pretrained(grid, dep, device, on_event)?;
     }
     on_event(GridEvent::PretrainStart {
         index,
@@ -564,33 +819,34 @@ fn tables_err(e: twinscan_classify::ClassifyError) -> ExperimentError {
     ExperimentError::Tables(Box::new(e))
 }
 
-/// Reads every finished run's `metrics.csv` and writes the F1 and AUROC tables and charts.
+/// Reads every finished run's `predictions.csv` and writes the F1 and AUROC tables (mean ±
+/// sd over seeds, patient-bootstrap intervals pooled over seeds), the paired F1 deltas
+/// against the grid's baseline column, and their charts. Returns the tables as markdown.
 ///
 /// # Errors
 /// [`ExperimentError::Tables`] naming the file that could not be read or written.
-pub fn write_tables(grid: &Grid) -> Result<Vec<ResultTable>> {
-    let mut runs = Vec::new();
+pub fn write_tables(grid: &Grid) -> Result<Vec<String>> {
+    let mut columns: Vec<ColumnRuns> = Vec::new();
     for plan in &grid.runs {
-        let metrics: Vec<StructureMetrics> =
-            read_metrics(&plan.dir.join(train::files::METRICS)).map_err(tables_err)?;
-        runs.push(RunMetrics {
-            experiment: plan.column.clone(),
-            seed: plan.seed,
-            metrics,
-        });
+        let rows = read_predictions(&plan.dir.join(train::files::PREDICTIONS)).map_err(tables_err)?;
+        match columns.iter_mut().find(|c| c.column == plan.column) {
+            Some(c) => c.runs.push((plan.seed, rows)),
+            None => columns.push(ColumnRuns {
+                column: plan.column.clone(),
+                runs: vec![(plan.seed, rows)],
+            }),
+        }
     }
-    let mut tables = Vec::new();
-    for (metric, stem) in [(TableMetric::F1, "f1"), (TableMetric::Auroc, "auroc")] {
-        let table = ResultTable::from_runs(&runs, metric).map_err(tables_err)?;
-        table
-            .write_markdown(&grid.out.join(format!("table_{stem}.md")))
-            .map_err(tables_err)?;
-        table
-            .write_csv(&grid.out.join(format!("table_{stem}.csv")))
-            .map_err(tables_err)?;
-        twinscan_classify::plot::plot_table(&grid.out.join(format!("chart_{stem}.png")), &table)
-            .map_err(tables_err)?;
-        tables.push(table);
-    }
-    Ok(tables)
+    let metrics = grid
+        .runs
+        .first()
+        .map(|r| r.config.metrics)
+        .unwrap_or_default();
+    let tables = write_grid_tables(&grid.out, &columns, &grid.baseline, &grid.spread, &metrics)
+        .map_err(tables_err)?;
+    Ok(vec![
+        tables.f1.to_markdown(),
+        tables.auroc.to_markdown(),
+        tables.delta_f1.to_markdown(),
+    ])
 }

@@ -100,6 +100,16 @@ pub fn with_grid_progress<R>(f: impl FnOnce(&mut dyn FnMut(GridEvent<'_>)) -> R)
                 ),
             );
         }
+        GridEvent::RunSuperseded { plan, old } => say(
+            &multi,
+            format!(
+                "{} seed {}: configuration or dataset changed since {}: running again into {}",
+                plan.column,
+                plan.seed,
+                old.display(),
+                plan.dir.display()
+            ),
+        ),
         GridEvent::Run(e) => match e {
             train::Event::Started {
                 epochs,

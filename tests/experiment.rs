@@ -84,6 +84,7 @@ fn a_grid_runs_resumes_and_writes_the_tables() {
         64,
     )
     .unwrap();
+    assert_no_patient_in_two_splits(&twinscan_data::prepared::Prepared::open(&data).unwrap());
     let out = tmp.path().join("grid");
     let file = GridFile::parse(GRID, Path::new("tiny.toml"), tmp.path()).unwrap();
     let grid = file.expand(&data, &out, Path::new("tiny.toml")).unwrap();
@@ -139,7 +140,7 @@ fn a_grid_runs_resumes_and_writes_the_tables() {
         .unwrap()
         .structures()
         .len();
-    assert_eq!(csv.lines().count(), 1 + structures);
+    assert_eq!(csv.lines().count(), 2 + structures); // + the mean over structures
     assert!(csv.lines().next().unwrap().contains("bt-finetune_n"));
     for f in ["chart_f1.png", "chart_auroc.png", "grid.json"] {
         assert!(out.join(f).is_file(), "{f}");
@@ -186,4 +187,259 @@ fn bad_grids_are_refused_with_the_file_named() {
     .unwrap();
     let e = g.expand(tmp.path(), tmp.path(), p).unwrap_err();
     assert!(e.to_string().contains("does not match"), "{e}");
+}
+
+/// Classification run folders of a grid.
+fn run_dirs(grid: &twinscan::experiment::Grid) -> Vec<std::path::PathBuf> {
+    grid.runs.iter().map(|r| r.dir.clone()).collect()
+}
+
+#[test]
+fn a_reprepared_dataset_or_changed_grid_reruns_what_changed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let synth = SynthConfig {
+        scans: 5,
+        size: 64,
+        seed: 4,
+        ..SynthConfig::default()
+    };
+    let data = write_prepared_cohort(tmp.path(), &synth, 64).unwrap();
+    let prepared = twinscan_data::prepared::Prepared::open(&data).unwrap();
+    assert_no_patient_in_two_splits(&prepared);
+    let out = tmp.path().join("grid");
+    let origin = Path::new("tiny.toml");
+    let small = GRID.replace("seeds = [0, 1]", "seeds = [0]");
+    let file = GridFile::parse(&small, origin, tmp.path()).unwrap();
+    let grid = file.expand(&data, &out, origin).unwrap();
+    let mut c = Counts::default();
+    assert!(run(&grid, None, &mut c));
+    assert_eq!((c.pretrain_started, c.runs_done), (1, 3));
+
+    // The same cohort prepared again into the same folder with another split seed.
+    let mut cfg = twinscan_data::prepare::PrepareConfig::new(tmp.path().join("cohort"), &data);
+    cfg.size = 64;
+    cfg.seed = 77;
+    cfg.png_bit_depth = None;
+    cfg.overwrite = true;
+    twinscan_data::prepare::prepare(&cfg, &|_| {}).unwrap();
+    let regrid = file.expand(&data, &out, origin).unwrap();
+    assert_ne!(regrid.dataset_fingerprint, grid.dataset_fingerprint);
+    assert_ne!(regrid.pretrainings[0].dir, grid.pretrainings[0].dir);
+    for (new, old) in run_dirs(&regrid).iter().zip(run_dirs(&grid)) {
+        assert_ne!(*new, old, "a run on the re-prepared data reuses the old folder");
+    }
+    let mut c = Counts::default();
+    let mut superseded = 0;
+    let outcome = run_grid(
+        &regrid,
+        &Device::flex(),
+        &GridOptions::default(),
+        &mut |e| match e {
+            GridEvent::PretrainStart { .. } => c.pretrain_started += 1,
+            GridEvent::PretrainCached(_) => c.pretrain_cached += 1,
+            GridEvent::RunDone { .. } => c.runs_done += 1,
+            GridEvent::RunCached(_) => c.runs_cached += 1,
+            GridEvent::RunSuperseded { .. } => superseded += 1,
+            _ => {}
+        },
+    )
+    .unwrap();
+    assert!(outcome.complete);
+    assert_eq!(
+        (c.pretrain_started, c.pretrain_cached, c.runs_done, c.runs_cached),
+        (1, 0, 3, 0),
+        "every run is redone on the re-prepared dataset"
+    );
+    assert_eq!(superseded, 3);
+    // grid.json describes the runs beside it: their folders, configurations and data.
+    let written: twinscan::experiment::Grid =
+        serde_json::from_slice(&fs::read(out.join("grid.json")).unwrap()).unwrap();
+    assert_eq!(written, regrid);
+    for plan in &regrid.runs {
+        let info: twinscan_classify::train::RunInfo =
+            serde_json::from_slice(&fs::read(plan.dir.join("config.json")).unwrap()).unwrap();
+        assert_eq!(info.config, plan.config);
+        assert_eq!(
+            info.dataset_fingerprint.as_deref(),
+            Some(regrid.dataset_fingerprint.as_str())
+        );
+    }
+
+    // A changed [classify] setting reruns the classification runs only.
+    let changed = small.replace("epochs = 1\n", "epochs = 2\n");
+    let file2 = GridFile::parse(&changed, origin, tmp.path()).unwrap();
+    let grid2 = file2.expand(&data, &out, origin).unwrap();
+    assert_eq!(grid2.pretrainings, regrid.pretrainings);
+    let mut c = Counts::default();
+    assert!(run(&grid2, None, &mut c));
+    assert_eq!(
+        (c.pretrain_started, c.pretrain_cached, c.runs_done, c.runs_cached),
+        (0, 1, 3, 0)
+    );
+
+    // The paired deltas the runner wrote equal a recomputation from the runs' predictions.
+    let mut columns: Vec<twinscan_classify::tables::ColumnRuns> = Vec::new();
+    for plan in &grid2.runs {
+        let rows =
+            twinscan_classify::report::read_predictions(&plan.dir.join("predictions.csv")).unwrap();
+        match columns.iter_mut().find(|c| c.column == plan.column) {
+            Some(col) => col.runs.push((plan.seed, rows)),
+            None => columns.push(twinscan_classify::tables::ColumnRuns {
+                column: plan.column.clone(),
+                runs: vec![(plan.seed, rows)],
+            }),
+        }
+    }
+    let again = tmp.path().join("again");
+    fs::create_dir_all(&again).unwrap();
+    twinscan_classify::tables::write_grid_tables(
+        &again,
+        &columns,
+        &grid2.baseline,
+        &grid2.spread,
+        &grid2.runs[0].config.metrics,
+    )
+    .unwrap();
+    for f in ["table_delta_f1.csv", "table_f1.csv", "table_auroc.csv"] {
+        assert_eq!(
+            fs::read_to_string(out.join(f)).unwrap(),
+            fs::read_to_string(again.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+}
+
+fn assert_no_patient_in_two_splits(data: &twinscan_data::prepared::Prepared) {
+    use std::collections::HashMap;
+    use twinscan_data::split::Split;
+    let mut seen: HashMap<String, Split> = HashMap::new();
+    for split in [Split::Train, Split::Val, Split::Test] {
+        for i in data.indices(split) {
+            let p = data.patient(i).to_string();
+            let prev = seen.insert(p.clone(), split);
+            assert!(
+                prev.is_none() || prev == Some(split),
+                "patient {p} is in {prev:?} and {split:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn grid_protocol_pretraining_seeds_and_continuations() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = write_prepared_cohort(
+        tmp.path(),
+        &SynthConfig {
+            scans: 4,
+            size: 64,
+            seed: 2,
+            ..SynthConfig::default()
+        },
+        64,
+    )
+    .unwrap();
+    let text = format!(
+        "{}\n{}",
+        GRID.replace("seeds = [0, 1]", "seeds = [0, 1]\npretrain_seeds = [0, 1]\nbaseline = \"bt-frozen\""),
+        "[[experiment]]\nname = \"bt-blur\"\ninit = \"barlow\"\nmodes = [\"frozen\"]\n\
+         pretrain = { init = \"pretraining:bt\", augment = \"ablation:blur\", epochs = 1 }\n"
+    );
+    let origin = Path::new("tiny.toml");
+    let grid = GridFile::parse(&text, origin, tmp.path())
+        .unwrap()
+        .expand(&data, &tmp.path().join("g"), origin)
+        .unwrap();
+    // bt × 2 seeds, bt-blur × 2 seeds (each continuing bt of its seed).
+    assert_eq!(grid.pretrainings.len(), 4);
+    assert_eq!(grid.baseline, "bt-frozen");
+    assert!(grid.spread.contains("pretraining"));
+    for p in &grid.pretrainings[2..] {
+        let src = p.depends_on.unwrap();
+        assert_eq!(p.config.continue_from.as_ref(), Some(&grid.pretrainings[src].dir));
+        assert_eq!(grid.pretrainings[src].config.seed, p.config.seed);
+        assert_eq!(p.config.augment, "ablation:blur");
+    }
+    // Classifier seed k uses the encoder of pretraining seed k.
+    for r in grid.runs.iter().filter(|r| r.column.starts_with("bt")) {
+        let p = &grid.pretrainings[r.pretraining.unwrap()];
+        assert_eq!(p.config.seed, r.seed);
+    }
+    // A continuation of an unknown or later experiment, a classifier seed without a
+    // pretraining seed, an unknown baseline: refused, naming the problem.
+    for (bad, needle) in [
+        (
+            text.replace("pretraining:bt\"", "pretraining:nope\""),
+            "pretraining:nope",
+        ),
+        (
+            text.replace("pretrain_seeds = [0, 1]", "pretrain_seeds = [0]"),
+            "pretrain_seeds",
+        ),
+        (
+            text.replace("baseline = \"bt-frozen\"", "baseline = \"x\""),
+            "baseline",
+        ),
+    ] {
+        let e = GridFile::parse(&bad, origin, tmp.path())
+            .unwrap()
+            .expand(&data, &tmp.path().join("g"), origin)
+            .unwrap_err();
+        assert!(e.to_string().contains(needle), "{e}");
+    }
+}
+
+#[test]
+fn shipped_grids_expand_and_the_study_grid_is_the_studys_protocol() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = write_prepared_cohort(
+        tmp.path(),
+        &SynthConfig {
+            scans: 3,
+            size: 48,
+            seed: 1,
+            ..SynthConfig::default()
+        },
+        48,
+    )
+    .unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/configs");
+    for name in ["quick.toml", "demo.toml", "study.toml"] {
+        let path = root.join(name);
+        let g = GridFile::read(&path)
+            .unwrap()
+            .expand(&data, &tmp.path().join(name), &path)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(!g.runs.is_empty(), "{name}");
+    }
+    let path = root.join("study.toml");
+    let g = GridFile::read(&path)
+        .unwrap()
+        .expand(&data, &tmp.path().join("s"), &path)
+        .unwrap();
+    assert_eq!(g.baseline, "random-frozen");
+    let pre = |exp: &str| {
+        g.pretrainings
+            .iter()
+            .find(|p| p.used_by.iter().any(|u| u == exp))
+            .unwrap_or_else(|| panic!("{exp}"))
+    };
+    assert_eq!(pre("bt-scratch").config.augment, "study_barlow_initial");
+    assert_eq!(pre("bt-imagenet").config.augment, "study_barlow_initial");
+    assert_eq!(pre("bt-scratch-final").config.augment, "study_barlow");
+    assert_ne!(pre("bt-scratch").dir, pre("bt-scratch-final").dir);
+    for aug in ["elastic", "crop", "blur", "cutout", "color_jitter", "sharpen"] {
+        let p = pre(&format!("bt-imagenet-{aug}"));
+        assert_eq!(p.config.augment, format!("ablation:{aug}"));
+        assert_eq!(p.config.epochs, 50);
+        assert_eq!(p.config.continue_from.as_ref(), Some(&pre("bt-imagenet").dir));
+    }
+    for r in &g.runs {
+        assert_eq!(
+            r.config.frozen_bn,
+            twinscan_classify::classifier::FrozenBn::BatchStats
+        );
+        assert!(r.config.zero_init_residual);
+        assert_eq!(r.config.augment, "study_supervised");
+    }
 }

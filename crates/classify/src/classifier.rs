@@ -24,6 +24,47 @@ use twinscan_models::{ResNet, ResNetConfig};
 use crate::error::{ClassifyError, Result};
 use crate::head::{BackboneInit, HeadInit, HeadKind, Mode, TriStateHead, TriStateHeadConfig};
 
+/// How a frozen encoder's BatchNorm layers behave while the head trains. Validation and test
+/// always run in eval mode (running statistics).
+///
+/// The study froze the encoder's *parameters* but trained with the model in train mode
+/// (resnet_multilabel_image_classification `model.py` sets `requires_grad = False` and never
+/// calls `eval()` on the backbone), so BatchNorm normalised each batch with its own statistics
+/// and re-estimated its running statistics on CT: [`FrozenBn::BatchStats`]. Evaluating frozen
+/// encoders with their stored statistics ([`FrozenBn::Eval`], the reference linear evaluation)
+/// favours encoders whose statistics already come from CT (Barlow) over ImageNet and random
+/// ones; [`FrozenBn::Recalibrate`] re-estimates the statistics once and then keeps them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FrozenBn {
+    /// Train mode: batch statistics in the forward pass, running statistics updated (momentum
+    /// 0.1); no weight changes. The study.
+    BatchStats,
+    /// Eval mode: the stored running statistics, never updated.
+    #[default]
+    Eval,
+    /// One pass over the train split in train mode without gradients (running statistics
+    /// re-estimated, momentum 0.1), then eval mode while the head trains.
+    Recalibrate,
+}
+
+impl std::str::FromStr for FrozenBn {
+    type Err = ClassifyError;
+
+    /// `batch_stats`, `eval` or `recalibrate`.
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "batch_stats" => Ok(Self::BatchStats),
+            "eval" => Ok(Self::Eval),
+            "recalibrate" => Ok(Self::Recalibrate),
+            _ => Err(ClassifyError::config(
+                "frozen_bn",
+                format!("{s:?} is not `batch_stats`, `eval` or `recalibrate`"),
+            )),
+        }
+    }
+}
+
 /// Everything needed to build a [`Classifier`]; serialisable next to a run's outputs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassifierConfig {
@@ -41,6 +82,9 @@ pub struct ClassifierConfig {
     /// Head initialisation.
     #[serde(default)]
     pub head_init: HeadInit,
+    /// BatchNorm behaviour of a frozen encoder.
+    #[serde(default)]
+    pub frozen_bn: FrozenBn,
 }
 
 impl ClassifierConfig {
@@ -53,7 +97,14 @@ impl ClassifierConfig {
             mode: Mode::Frozen,
             head_kind: HeadKind::Pairs,
             head_init: HeadInit::TorchDefault,
+            frozen_bn: FrozenBn::Eval,
         }
+    }
+
+    /// Sets the BatchNorm behaviour of a frozen encoder.
+    pub fn with_frozen_bn(mut self, frozen_bn: FrozenBn) -> Self {
+        self.frozen_bn = frozen_bn;
+        self
     }
 
     /// Sets the backbone initialisation.
@@ -117,7 +168,16 @@ impl ClassifierConfig {
                 context: format!("loading backbone {}", self.init),
                 source,
             })?;
-        Ok((Classifier { encoder, head }.with_mode(self.mode), report))
+        let model = Classifier { encoder, head };
+        let model = match (self.mode, self.frozen_bn) {
+            (Mode::Frozen, FrozenBn::BatchStats | FrozenBn::Recalibrate) => {
+                // Recalibration runs in train mode first; the caller freezes afterwards
+                // (`Classifier::with_mode`), see `train::train_and_evaluate`.
+                model.with_batch_stats_encoder()
+            }
+            (mode, _) => model.with_mode(mode),
+        };
+        Ok((model, report))
     }
 }
 
@@ -141,6 +201,16 @@ impl Classifier {
                 head: self.head,
             },
             Mode::Finetune => self.unfreeze(),
+        }
+    }
+
+    /// A frozen encoder whose BatchNorm layers stay in train mode ([`FrozenBn::BatchStats`]):
+    /// its parameters get no gradient, but on an autodiff device its BatchNorm layers
+    /// normalise with batch statistics and update their running statistics. The head trains.
+    pub fn with_batch_stats_encoder(self) -> Self {
+        Self {
+            encoder: self.encoder.no_grad(),
+            head: self.head.unfreeze(),
         }
     }
 

@@ -24,12 +24,12 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
-use twinscan_augment::{InputPlane, Pipeline};
+use twinscan_augment::{InputPlane, NormalizeFrom, Pipeline, Stream};
 use twinscan_data::prepared::{Prepared, epoch_order};
 use twinscan_data::split::Split;
 use twinscan_models::{BackboneInit, ResNetConfig, image_batch};
 
-use crate::classifier::{Classifier, ClassifierConfig};
+use crate::classifier::{Classifier, ClassifierConfig, FrozenBn};
 use crate::error::{ClassifyError, Result};
 use crate::head::{HeadInit, HeadKind, Mode};
 use crate::loss::{MaskedBce, MaskedCrossEntropy, MaskedLossConfig, labels_tensor};
@@ -84,6 +84,17 @@ pub struct TrainConfig {
     pub init: BackboneInit,
     /// Frozen backbone (linear probe) or finetuned.
     pub mode: Mode,
+    /// BatchNorm of a frozen backbone while the head trains (`batch_stats` in the study;
+    /// validation and test always use eval mode).
+    #[serde(default)]
+    pub frozen_bn: FrozenBn,
+    /// torchvision's `zero_init_residual` for a randomly initialised encoder (the study's
+    /// classifier built `resnet18(zero_init_residual=True)`); loaded weights replace it.
+    #[serde(default)]
+    pub zero_init_residual: bool,
+    /// Normalisation constants: the study's (0.28, 0.031) or the train split's (`dataset`).
+    #[serde(default)]
+    pub normalize: NormalizeFrom,
     /// Optimiser.
     pub optimizer: OptimizerConfig,
     /// Epochs.
@@ -112,8 +123,9 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
-    /// The study: ResNet-18, 3×128², Adam lr 1e-4, batch 64, 35 epochs, `study_supervised`,
-    /// class weights [1, 2] (loss averaged over known labels), pair logits.
+    /// The study: ResNet-18 (`zero_init_residual`), 3×128², Adam lr 1e-4, batch 64, 35
+    /// epochs, `study_supervised`, class weights [1, 2] (loss averaged over known labels),
+    /// pair logits, a frozen backbone's BatchNorm on batch statistics.
     pub fn study() -> Self {
         Self {
             arch: "resnet18".into(),
@@ -121,6 +133,9 @@ impl TrainConfig {
             image_size: 128,
             init: BackboneInit::Random,
             mode: Mode::Finetune,
+            frozen_bn: FrozenBn::BatchStats,
+            zero_init_residual: true,
+            normalize: NormalizeFrom::Study,
             optimizer: OptimizerConfig::Adam { lr: 1e-4 },
             epochs: 35,
             batch_size: 64,
@@ -136,11 +151,12 @@ impl TrainConfig {
         }
     }
 
-    /// The reference linear evaluation: frozen backbone, SGD lr 0.3 momentum 0.9 cosine,
-    /// 100 epochs, head N(0, 0.01), bias 0.
+    /// The reference linear evaluation: frozen backbone in eval mode, SGD lr 0.3 momentum 0.9
+    /// cosine, 100 epochs, head N(0, 0.01), bias 0.
     pub fn linear_eval() -> Self {
         Self {
             mode: Mode::Frozen,
+            frozen_bn: FrozenBn::Eval,
             optimizer: OptimizerConfig::Sgd {
                 lr: 0.3,
                 momentum: 0.9,
@@ -163,10 +179,12 @@ impl TrainConfig {
                 source,
             })?
             .with_in_channels(self.in_channels)
-            .with_num_classes(None);
+            .with_num_classes(None)
+            .with_zero_init_residual(self.zero_init_residual);
         Ok(ClassifierConfig::new(encoder, structures)
             .with_init(self.init.clone())
             .with_mode(self.mode)
+            .with_frozen_bn(self.frozen_bn)
             .with_head_kind(self.head_kind)
             .with_head_init(self.head_init))
     }
@@ -175,6 +193,24 @@ impl TrainConfig {
         Ok(Pipeline::from_name_or_path(name)?
             .with_output_size(self.image_size, self.image_size)
             .with_channels(self.in_channels))
+    }
+
+    /// A pipeline with the run's normalisation applied (`data` gives the train statistics).
+    fn pipeline_for(&self, name: &str, data: &Prepared) -> Result<Pipeline> {
+        let p = self.pipeline(name)?;
+        Ok(match self.normalize {
+            NormalizeFrom::Study => p,
+            NormalizeFrom::Dataset => {
+                let (mean, std) = data.train_stats().ok_or_else(|| {
+                    ClassifyError::config(
+                        "normalize",
+                        "\"dataset\" needs a dataset prepared with train statistics \
+                         (train_mean/train_std in dataset.json): prepare it again",
+                    )
+                })?;
+                p.with_normalize(mean, std)
+            }
+        })
     }
 
     /// Checks the values.
@@ -267,6 +303,10 @@ pub struct RunInfo {
     pub slices: [usize; 3],
     /// Patients per split.
     pub patients: [usize; 3],
+    /// The dataset's fingerprint (`dataset.json`): a finished run is reused only on the same
+    /// data.
+    #[serde(default)]
+    pub dataset_fingerprint: Option<String>,
 }
 
 /// One line of `log.jsonl`.
@@ -424,6 +464,39 @@ impl Runner<'_> {
         })
     }
 
+    /// [`FrozenBn::Recalibrate`]: one pass over `idx` (no augmentation) with the encoder's
+    /// BatchNorm in train mode and no gradient, re-estimating its running statistics; then
+    /// the encoder is frozen (eval-mode BatchNorm) for the head's training.
+    fn recalibrate(
+        &self,
+        model: Classifier,
+        idx: &[usize],
+        pipeline: &Pipeline,
+        device: &Device,
+    ) -> Result<Classifier> {
+        let s = self.data.size();
+        let (h, w) = pipeline.output_shape(s, s)?;
+        let c = pipeline.channels;
+        for chunk in idx.chunks(self.cfg.batch_size) {
+            if chunk.len() < 2 {
+                continue;
+            }
+            let inputs = self.inputs(self.data, chunk);
+            let keys: Vec<u64> = chunk.iter().map(|&i| i as u64).collect();
+            let mut buf = vec![0.0f32; chunk.len() * c * h * w];
+            pipeline.batch(&inputs, Stream::classify(self.cfg.seed), 0, &keys, 0, &mut buf)?;
+            let x = image_batch(&buf, [chunk.len(), c, h, w], device).map_err(|source| {
+                ClassifyError::Model {
+                    context: "recalibration batch".into(),
+                    source,
+                }
+            })?;
+            // Only the running statistics are wanted: the features are dropped.
+            let _ = model.encoder.forward_features(x);
+        }
+        Ok(model.with_mode(Mode::Frozen))
+    }
+
     /// Forward passes in eval mode (BatchNorm on running statistics, no augmentation).
     fn evaluate(
         &self,
@@ -442,7 +515,7 @@ impl Runner<'_> {
             let inputs = self.inputs(self.data, chunk);
             let keys: Vec<u64> = chunk.iter().map(|&i| i as u64).collect();
             let mut buf = vec![0.0f32; chunk.len() * c * h * w];
-            pipeline.batch(&inputs, self.cfg.seed, 0, &keys, 0, &mut buf)?;
+            pipeline.batch(&inputs, Stream::classify(self.cfg.seed), 0, &keys, 0, &mut buf)?;
             let x = image_batch(&buf, [chunk.len(), c, h, w], device).map_err(|source| {
                 ClassifyError::Model {
                     context: "evaluation batch".into(),
@@ -614,6 +687,7 @@ fn run_into(
         structures: data.structures().to_vec(),
         slices: [train.len(), val.len(), test.len()],
         patients: [train, val, test].map(|s| patients(data, s)),
+        dataset_fingerprint: Some(data.fingerprint().to_string()),
     };
     write_json(&dir.join(files::CONFIG), &info)?;
 
@@ -621,13 +695,16 @@ fn run_into(
     ad.seed(cfg.seed);
     let (mut model, _report) = cfg.classifier(structures)?.init(&ad)?;
     let mut optim = cfg.optimizer();
-    let train_pipe = cfg.pipeline(&cfg.augment)?;
-    let eval_pipe = cfg.pipeline("study_eval")?;
+    let train_pipe = cfg.pipeline_for(&cfg.augment, data)?;
+    let eval_pipe = cfg.pipeline_for("study_eval", data)?;
     let runner = Runner {
         data,
         cfg,
         structures,
     };
+    if cfg.mode == Mode::Frozen && cfg.frozen_bn == FrozenBn::Recalibrate {
+        model = runner.recalibrate(model, train, &eval_pipe, &ad)?;
+    }
     let s = data.size();
     let (h, w) = train_pipe.output_shape(s, s)?;
     let c = train_pipe.channels;
@@ -654,7 +731,7 @@ fn run_into(
             let inputs = runner.inputs(data, chunk);
             let keys: Vec<u64> = chunk.iter().map(|&i| i as u64).collect();
             let mut buf = vec![0.0f32; chunk.len() * c * h * w];
-            train_pipe.batch(&inputs, cfg.seed, epoch, &keys, 0, &mut buf)?;
+            train_pipe.batch(&inputs, Stream::classify(cfg.seed), epoch, &keys, 0, &mut buf)?;
             let x = image_batch(&buf, [chunk.len(), c, h, w], &ad).map_err(|source| {
                 ClassifyError::Model {
                     context: "training batch".into(),

@@ -4,7 +4,7 @@ use burn::module::Module;
 use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use twinscan_classify::ClassifyError;
-use twinscan_classify::classifier::{Classifier, ClassifierConfig};
+use twinscan_classify::classifier::{Classifier, ClassifierConfig, FrozenBn};
 use twinscan_classify::head::{BackboneInit, HeadInit, HeadKind, Mode, TriStateHeadConfig};
 use twinscan_classify::loss::{MaskedCrossEntropy, MaskedLossConfig, labels_tensor};
 use twinscan_models::{ResNetConfig, weights};
@@ -157,6 +157,67 @@ fn frozen_trains_only_the_head_and_finetune_trains_everything() {
             assert_eq!(b, a, "frozen: encoder {name} changed");
         }
     }
+}
+
+#[test]
+fn frozen_batch_stats_moves_running_statistics_and_no_weight() {
+    let device = Device::flex().autodiff();
+    let x = Tensor::<4>::random([4, 3, 32, 32], Distribution::Normal(0.5, 1.0), &device);
+    let model = ClassifierConfig::new(small_encoder(), 3)
+        .with_mode(Mode::Frozen)
+        .with_frozen_bn(FrozenBn::BatchStats)
+        .init(&device)
+        .unwrap()
+        .0;
+    assert!(!model.encoder.conv1.weight.is_require_grad());
+    assert!(!model.encoder.bn1.gamma.is_require_grad());
+    assert!(model.head.linear.weight.is_require_grad());
+    // Train-mode BatchNorm: the training forward is not the inference forward.
+    let eval = values(model.valid().forward(x.clone().without_autodiff()));
+    let train = values(model.forward(x.clone()));
+    let diff = train
+        .iter()
+        .zip(&eval)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(diff > 1e-3, "batch statistics not used (max diff {diff})");
+
+    let before = watched(&model);
+    let after = watched(&one_step(model, x, &device));
+    for ((name, b), (_, a)) in before.iter().zip(&after) {
+        match *name {
+            "head.weight" | "bn1.running_mean" => assert_ne!(b, a, "batch_stats: {name} did not change"),
+            _ => assert_eq!(b, a, "batch_stats: encoder weight {name} changed"),
+        }
+    }
+
+    // Recalibration = a gradient-free train-mode pass, then frozen: weights never change.
+    let model = ClassifierConfig::new(small_encoder(), 3)
+        .with_mode(Mode::Frozen)
+        .with_frozen_bn(FrozenBn::Recalibrate)
+        .init(&device)
+        .unwrap()
+        .0;
+    let before = watched(&model);
+    let x = Tensor::<4>::random([4, 3, 32, 32], Distribution::Normal(0.5, 1.0), &device);
+    let _ = model.encoder.forward_features(x.clone());
+    let model = model.with_mode(Mode::Frozen);
+    let after = watched(&model);
+    for ((name, b), (_, a)) in before.iter().zip(&after) {
+        match *name {
+            "bn1.running_mean" => assert_ne!(b, a, "recalibrate: running mean unchanged"),
+            _ => assert_eq!(b, a, "recalibrate: {name} changed"),
+        }
+    }
+    // ... and after it the encoder is in eval mode: training forward = inference forward.
+    let eval = values(model.valid().forward(x.clone().without_autodiff()));
+    let train = values(model.forward(x));
+    let diff = train
+        .iter()
+        .zip(&eval)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(diff < 1e-5, "recalibrated encoder not frozen ({diff})");
 }
 
 #[test]

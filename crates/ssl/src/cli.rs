@@ -40,8 +40,9 @@ pub struct PretrainArgs {
     /// Encoder: resnet10, resnet18, resnet34, resnet50, resnet101.
     #[arg(long)]
     pub arch: Option<String>,
-    /// Augmentation preset (study_barlow, only:elastic, only:crop, only:blur, only:cutout,
-    /// only:color_jitter, only:sharpen, byol) or a pipeline .toml/.json file.
+    /// Augmentation preset (study_barlow, study_barlow_initial, ablation:<aug>, only:<aug>
+    /// for elastic, crop, blur, cutout, color_jitter, sharpen; byol) or a pipeline
+    /// .toml/.json file.
     #[arg(long)]
     pub augment: Option<String>,
     /// Projector spec, e.g. 512-8192-8192-8192.
@@ -56,6 +57,13 @@ pub struct PretrainArgs {
     /// Encoder initialisation: random, imagenet:FILE or barlow:FILE.
     #[arg(long)]
     pub init: Option<String>,
+    /// Continue a finished pretraining run (its folder): encoder, projector and LARS state of
+    /// its last checkpoint, a fresh schedule (the study's augmentation ablations).
+    #[arg(long)]
+    pub continue_from: Option<PathBuf>,
+    /// Normalisation: `study` (0.28, 0.031) or `dataset` (the train split's mean and std).
+    #[arg(long)]
+    pub normalize: Option<String>,
     /// Side of the network input in pixels.
     #[arg(long)]
     pub image_size: Option<usize>,
@@ -133,6 +141,21 @@ impl PretrainArgs {
         }
         if let Some(v) = &self.init {
             c.init = v.parse::<BackboneInit>()?;
+        }
+        if let Some(v) = &self.continue_from {
+            c.continue_from = Some(v.clone());
+        }
+        if let Some(v) = &self.normalize {
+            c.normalize = match v.as_str() {
+                "study" => twinscan_augment::NormalizeFrom::Study,
+                "dataset" => twinscan_augment::NormalizeFrom::Dataset,
+                _ => {
+                    return Err(SslError::InvalidConfig {
+                        field: "normalize",
+                        reason: format!("{v:?} is not `study` or `dataset`"),
+                    });
+                }
+            };
         }
         if let Some(v) = self.image_size {
             c.image_size = v;

@@ -1,7 +1,9 @@
 //! The full, serialisable configuration of a pretraining run.
 
 use serde::{Deserialize, Serialize};
-use twinscan_augment::Pipeline;
+use std::path::PathBuf;
+
+use twinscan_augment::{NormalizeFrom, Pipeline};
 use twinscan_models::{BackboneInit, ProjectorConfig, ResNetConfig};
 
 use crate::error::{Result, SslError};
@@ -38,9 +40,19 @@ pub struct PretrainConfig {
     pub projector: String,
     /// Where the encoder starts: `random`, `imagenet:FILE` or `barlow:FILE`.
     pub init: BackboneInit,
+    /// Continue another, finished pretraining run (its folder): the encoder **and projector**
+    /// weights and the LARS state of its last checkpoint start this run, which then runs its
+    /// own `epochs` with a fresh schedule. The study's augmentation ablations continued the
+    /// Barlow-from-ImageNet pretraining this way (docs/ssl.md). `init` must be `random`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continue_from: Option<PathBuf>,
+    /// Normalisation constants: the study's (0.28, 0.031) or the train split's (`dataset`).
+    #[serde(default)]
+    pub normalize: NormalizeFrom,
     /// torchvision's `zero_init_residual` for a random encoder (the reference: true).
     pub zero_init_residual: bool,
-    /// Epochs (passes over the train split).
+    /// Epochs (passes over the train split). `study()` uses 100: twinscan's choice, the
+    /// study's code defaulted to 1000 and its real count is not reported.
     pub epochs: u64,
     /// Images per step (each in two views).
     pub batch_size: usize,
@@ -83,6 +95,8 @@ impl PretrainConfig {
             augment: "study_barlow".into(),
             projector: "512-8192-8192-8192".into(),
             init: BackboneInit::Random,
+            continue_from: None,
+            normalize: NormalizeFrom::Study,
             zero_init_residual: true,
             epochs: 100,
             batch_size: 256,
@@ -177,6 +191,15 @@ impl PretrainConfig {
         }
         if self.knn_every > 0 && self.knn_k == 0 {
             return bad("knn_k", "must be > 0 when the probe is on".into());
+        }
+        if self.continue_from.is_some() && self.init != BackboneInit::Random {
+            return bad(
+                "continue_from",
+                format!(
+                    "replaces the whole model, so init must be random, got {}",
+                    self.init
+                ),
+            );
         }
         if self.keep_checkpoints == 0 {
             return bad("keep_checkpoints", "must be >= 1".into());

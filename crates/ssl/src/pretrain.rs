@@ -36,7 +36,7 @@ use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
-use twinscan_augment::{InputPlane, Pipeline};
+use twinscan_augment::{InputPlane, NormalizeFrom, Pipeline};
 use twinscan_data::prepared::Prepared;
 use twinscan_data::split::Split;
 use twinscan_models::{ResNet, image_batch, weights};
@@ -72,6 +72,9 @@ pub struct RunFile {
     pub data: PathBuf,
     /// The configuration.
     pub config: PretrainConfig,
+    /// The dataset's fingerprint (`dataset.json`); a run resumes only on the same data.
+    #[serde(default)]
+    pub dataset_fingerprint: Option<String>,
 }
 
 /// One line of `log.jsonl` per optimiser step.
@@ -354,9 +357,13 @@ fn run_knn(
     if train.is_empty() || val.is_empty() {
         return Ok(None);
     }
-    let eval = Pipeline::preset("study_eval")?
-        .with_output_size(config.image_size, config.image_size)
-        .with_channels(config.in_channels);
+    let eval = normalized(
+        Pipeline::preset("study_eval")?
+            .with_output_size(config.image_size, config.image_size)
+            .with_channels(config.in_channels),
+        config,
+        data,
+    )?;
     let ft = features(encoder, data, &eval, &train, device)?;
     let fv = features(encoder, data, &eval, &val, device)?;
     let d = encoder.feature_dim();
@@ -369,6 +376,48 @@ fn run_knn(
         data.structures().len(),
         config.knn_k,
     ))
+}
+
+/// `pipeline` with the run's normalisation (`config.normalize`).
+fn normalized(pipeline: Pipeline, config: &PretrainConfig, data: &Prepared) -> Result<Pipeline> {
+    Ok(match config.normalize {
+        NormalizeFrom::Study => pipeline,
+        NormalizeFrom::Dataset => {
+            let (mean, std) = data.train_stats().ok_or_else(|| SslError::InvalidConfig {
+                field: "normalize",
+                reason: "\"dataset\" needs a dataset prepared with train statistics \
+                         (train_mean/train_std in dataset.json): prepare it again"
+                    .into(),
+            })?;
+            pipeline.with_normalize(mean, std)
+        }
+    })
+}
+
+/// Loads the last checkpoint of the finished pretraining in `source` (its folder) into
+/// `model` and `optim` (`PretrainConfig::continue_from`).
+fn continue_from(
+    source: &Path,
+    model: BarlowTwinsModel,
+    optim: ModuleOptimizer,
+) -> Result<(BarlowTwinsModel, ModuleOptimizer)> {
+    let ck_root = source.join(files::CHECKPOINTS);
+    let Some(ck) = checkpoint::latest(&ck_root)? else {
+        return Err(SslError::Checkpoint {
+            path: ck_root,
+            reason: "continue_from: this pretraining has no checkpoint".into(),
+        });
+    };
+    if ck.state.epochs_done < ck.state.config.epochs {
+        return Err(SslError::Checkpoint {
+            path: ck.dir.clone(),
+            reason: format!(
+                "continue_from: the pretraining is unfinished ({} of {} epochs)",
+                ck.state.epochs_done, ck.state.config.epochs
+            ),
+        });
+    }
+    ck.load(model, optim)
 }
 
 /// Builds the model of `config` on `device` (seeded), loading `config.init` into the encoder.
@@ -438,6 +487,7 @@ pub fn pretrain_until(
     let run_file = RunFile {
         data: run.data.clone(),
         config: cfg.clone(),
+        dataset_fingerprint: Some(data.fingerprint().to_string()),
     };
     if run.resume {
         if !config_path.exists() {
@@ -452,7 +502,12 @@ pub fn pretrain_until(
             path: config_path.clone(),
             source,
         })?;
-        let fields = differing_fields(&saved.config, cfg);
+        let mut fields = differing_fields(&saved.config, cfg);
+        if saved.dataset_fingerprint.is_some()
+            && saved.dataset_fingerprint != run_file.dataset_fingerprint
+        {
+            fields.push("dataset (its fingerprint changed: prepared again?)".into());
+        }
         if !fields.is_empty() {
             return Err(SslError::ResumeMismatch {
                 path: config_path,
@@ -476,6 +531,10 @@ pub fn pretrain_until(
     let device = run.device.clone().autodiff();
     let mut model = build_model(cfg, &device)?;
     let mut optim: ModuleOptimizer = cfg.lars.init()?;
+    if let Some(source) = &cfg.continue_from {
+        // A resumed run's own checkpoint (below) replaces this again.
+        (model, optim) = continue_from(source, model, optim)?;
+    }
     let (mut first_epoch, mut step, mut last_ck) = (0u64, 0u64, None::<PathBuf>);
     let mut resumed_at = None;
     if run.resume
@@ -517,7 +576,7 @@ pub fn pretrain_until(
             on_event(Event::InitialProbe(&knn));
         }
     }
-    let pipeline = Arc::new(cfg.pipeline()?);
+    let pipeline = Arc::new(normalized(cfg.pipeline()?, cfg, &data)?);
     let loader = EpochLoader::new(data.clone(), pipeline, cfg.seed, cfg.batch_size)?;
     let trainer = Trainer {
         loss: cfg.loss.init()?,

@@ -306,3 +306,56 @@ fn bad_input_is_refused_with_clear_errors() {
     let e = pretrain(&run(&tmp.path().join("empty"), tiny(1), true), &mut |_| {}).unwrap_err();
     assert!(e.to_string().contains("nothing to resume"), "{e}");
 }
+
+/// `knn` of the first log line of `kind`.
+fn knn_of(out: &Path, kind: &str) -> serde_json::Value {
+    fs::read_to_string(out.join(files::LOG))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["kind"] == kind)
+        .unwrap()["knn"]
+        .clone()
+}
+
+#[test]
+fn a_continued_pretraining_starts_from_the_source_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let source = tmp.path().join("source");
+    let mut cfg = tiny(1);
+    cfg.knn_every = 1;
+    cfg.knn_k = 5;
+    pretrain(&run(&source, cfg.clone(), false), &mut |_| {}).unwrap();
+
+    // The continuation's probe of its starting encoder equals the source's probe of its
+    // final encoder (same weights and BatchNorm statistics); a fresh run's does not.
+    let cont = tmp.path().join("continued");
+    let mut c = cfg.clone();
+    c.continue_from = Some(source.clone());
+    c.augment = "ablation:blur".into();
+    c.seed = 99;
+    let summary = pretrain(&run(&cont, c.clone(), false), &mut |_| {}).unwrap();
+    assert_eq!(summary.epochs_done, 1);
+    let source_final = knn_of(&source, "epoch");
+    assert_eq!(knn_of(&cont, "knn_init"), source_final);
+    let fresh = tmp.path().join("fresh");
+    let mut f = cfg.clone();
+    f.seed = 99;
+    pretrain(&run(&fresh, f, false), &mut |_| {}).unwrap();
+    assert_ne!(knn_of(&fresh, "knn_init"), source_final);
+
+    // An unfinished source and a continuation with its own init are refused.
+    let half = tmp.path().join("half");
+    let mut h = run(&half, tiny(2), false);
+    h.config.knn_every = 0;
+    twinscan_ssl::pretrain::pretrain_until(&h, 1, &mut |_| {}).unwrap();
+    let mut bad = tiny(1);
+    bad.continue_from = Some(half.clone());
+    let e = pretrain(&run(&tmp.path().join("x"), bad, false), &mut |_| {}).unwrap_err();
+    assert!(e.to_string().contains("unfinished"), "{e}");
+    let mut bad = tiny(1);
+    bad.continue_from = Some(source);
+    bad.init = "barlow:enc.safetensors".parse().unwrap();
+    let e = bad.validate().unwrap_err();
+    assert!(e.to_string().contains("continue_from"), "{e}");
+}
