@@ -2,7 +2,8 @@
 //!
 //! `cargo run --release --example prepare -- --input DIR --out DIR [--layout deepmind|dicom|labelmap]
 //! [--size 128] [--window 40:400 ...] [--aliases FILE] [--structures study|all] [--label-rule exact|bbox]
-//! [--mask-stats] [--split 0.7:0.15:0.15] [--seed N] [--patients FILE] [--bits 8|16] [--no-png] [--force]`
+//! [--mask-stats] [--split 0.7:0.15:0.15] [--seed N] [--patients FILE | --ignore-patients-csv]
+//! [--annotator oncologist|radiographer|both] [--no-group-scan-suffix] [--bits 8|16] [--no-png] [--force]`
 
 use std::process::ExitCode;
 
@@ -48,6 +49,9 @@ fn main() -> ExitCode {
             bar.finish_and_clear();
             let secs = started.elapsed().as_secs_f64();
             print!("{}", twinscan_data::prepare_cli::summary_table(&summary));
+            if let Some(w) = &summary.split_warning {
+                eprintln!("warning: {w}");
+            }
             println!(
                 "{} slices in {secs:.1} s ({:.0} slices/s) -> {}",
                 summary.counts.slices,

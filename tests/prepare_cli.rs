@@ -59,6 +59,12 @@ fn synth_then_prepare_and_failures() {
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("2 scans"), "{stdout}");
     assert!(stdout.contains("Parotid_L"), "{stdout}");
+    // synth's patients.csv is read without a flag; the dataset's fingerprint is shown.
+    assert!(stdout.contains("patients from"), "{stdout}");
+    assert!(stdout.contains("fingerprint "), "{stdout}");
+    // Two patients: no test patient, said on stderr (not an error).
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("test split is empty"), "{stderr}");
 
     // A bad flag: clap's usage error, non-zero exit.
     let bad_out = tmp.path().join("bad");

@@ -639,3 +639,196 @@ pub fn patient_of(
     }
     src.folder_name.clone()
 }
+
+/// Which of the DeepMind set's two delineations of every scan to read. The set stores each
+/// scan twice, under `.../oncologist/<scan>` and `.../radiographer/<scan>` (the same CT
+/// delineated by two annotators; ../shared/specs/data.md, "DeepMind layout").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Annotator {
+    /// Only scans under an `oncologist` folder (the default).
+    #[default]
+    Oncologist,
+    /// Only scans under a `radiographer` folder.
+    Radiographer,
+    /// Both, as separate scans of the same patient.
+    Both,
+}
+
+impl Annotator {
+    /// `oncologist`, `radiographer` or `both`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Annotator::Oncologist => "oncologist",
+            Annotator::Radiographer => "radiographer",
+            Annotator::Both => "both",
+        }
+    }
+}
+
+impl std::fmt::Display for Annotator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Annotator {
+    type Err = DataError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "oncologist" => Ok(Annotator::Oncologist),
+            "radiographer" => Ok(Annotator::Radiographer),
+            "both" => Ok(Annotator::Both),
+            _ => Err(DataError::InvalidArgument {
+                name: "--annotator".into(),
+                detail: format!("{s:?}: expected oncologist, radiographer or both"),
+            }),
+        }
+    }
+}
+
+/// The annotator folder (`oncologist` / `radiographer`, any case) a scan id passes through,
+/// if any.
+pub fn annotator_of(id: &str) -> Option<Annotator> {
+    id.split('/')
+        .find_map(|c| match c.to_ascii_lowercase().as_str() {
+            "oncologist" => Some(Annotator::Oncologist),
+            "radiographer" => Some(Annotator::Radiographer),
+            _ => None,
+        })
+}
+
+/// Keeps the scans of the chosen annotator: a scan whose id passes through an
+/// `oncologist` or `radiographer` folder is kept when that is the chosen one (always with
+/// [`Annotator::Both`]); scans outside such folders are always kept. Returns the kept scans
+/// and the number left out.
+pub fn select_annotator(scans: Vec<ScanSource>, which: Annotator) -> (Vec<ScanSource>, usize) {
+    let before = scans.len();
+    let kept: Vec<ScanSource> = scans
+        .into_iter()
+        .filter(|s| match (which, annotator_of(&s.id)) {
+            (Annotator::Both, _) | (_, None) => true,
+            (w, Some(a)) => w == a,
+        })
+        .collect();
+    let dropped = before - kept.len();
+    (kept, dropped)
+}
+
+/// The id with a single trailing ASCII letter removed when that letter follows a digit
+/// (`0522c0727a` → `0522c0727`); `None` otherwise (`TCGA-CV-A6JO` ends in a letter after a
+/// letter and is left alone).
+pub fn scan_suffix_base(id: &str) -> Option<&str> {
+    let b = id.as_bytes();
+    let n = b.len();
+    (n >= 2 && b[n - 1].is_ascii_alphabetic() && b[n - 2].is_ascii_digit()).then(|| &id[..n - 1])
+}
+
+/// Groups patient ids that differ only by a trailing letter after a digit (DeepMind's
+/// `0522c0727a` and `0522c0727b`, two scans of one patient; ../shared/specs/data.md). A
+/// group forms when at least two distinct ids of `ids` share the base, counting the bare
+/// base itself; every member maps to the base. Returns `base → members` (sorted) for the
+/// groups formed; ids in no group are absent.
+pub fn scan_suffix_groups<'a>(
+    ids: impl IntoIterator<Item = &'a str>,
+) -> std::collections::BTreeMap<String, Vec<String>> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let unique: BTreeSet<&str> = ids.into_iter().collect();
+    let mut by_base: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
+    for id in &unique {
+        if let Some(base) = scan_suffix_base(id) {
+            by_base.entry(base.to_string()).or_default().insert(id);
+        }
+    }
+    by_base
+        .into_iter()
+        .filter_map(|(base, mut members)| {
+            if unique.contains(base.as_str()) {
+                members.insert(unique.get(base.as_str()).copied().unwrap_or_default());
+            }
+            (members.len() >= 2).then(|| (base, members.into_iter().map(String::from).collect()))
+        })
+        .collect()
+}
+
+/// The `patients.csv` beside the scans (directly in the input folder), when there is one.
+pub fn default_patient_table(root: &Path) -> Option<PathBuf> {
+    let p = root.join("patients.csv");
+    p.is_file().then_some(p)
+}
+
+/// Where a scan's patient id came from (see [`patient_of`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatientSource {
+    /// The files themselves (DICOM PatientID).
+    Files,
+    /// The patient table.
+    Table,
+    /// The scan folder's name.
+    FolderName,
+}
+
+/// [`patient_of`] and where the id came from.
+pub fn patient_and_source(
+    src: &ScanSource,
+    from_files: Option<&str>,
+    table: Option<&HashMap<String, String>>,
+) -> (String, PatientSource) {
+    if let Some(p) = from_files {
+        return (p.to_string(), PatientSource::Files);
+    }
+    if let Some(t) = table
+        && let Some(p) = t.get(&src.id).or_else(|| t.get(&src.folder_name))
+    {
+        return (p.clone(), PatientSource::Table);
+    }
+    (src.folder_name.clone(), PatientSource::FolderName)
+}
+
+#[cfg(test)]
+mod patient_tests {
+    use super::*;
+
+    #[test]
+    fn suffix_groups() {
+        assert_eq!(scan_suffix_base("0522c0727a"), Some("0522c0727"));
+        assert_eq!(scan_suffix_base("TCGA-CV-A6JO"), None);
+        assert_eq!(scan_suffix_base("a"), None);
+        let g = scan_suffix_groups([
+            "0522c0727a",
+            "0522c0727b",
+            "0522c0014",
+            "TCGA-CV-A6JO",
+            "TCGA-CV-A6JY",
+            "x1a",
+        ]);
+        assert_eq!(g.len(), 1, "{g:?}");
+        assert_eq!(g["0522c0727"], vec!["0522c0727a", "0522c0727b"]);
+        // The bare base counts as a member.
+        let g = scan_suffix_groups(["case1", "case1b"]);
+        assert_eq!(g["case1"], vec!["case1", "case1b"]);
+    }
+
+    #[test]
+    fn annotators() {
+        let s = |id: &str| ScanSource {
+            id: id.into(),
+            dir: id.into(),
+            folder_name: id.rsplit('/').next().unwrap().into(),
+            layout: Layout::DeepMind,
+        };
+        let all = vec![
+            s("test/oncologist/a"),
+            s("test/Radiographer/a"),
+            s("other/b"),
+        ];
+        let (k, d) = select_annotator(all.clone(), Annotator::Oncologist);
+        assert_eq!((k.len(), d), (2, 1));
+        assert_eq!(k[0].id, "test/oncologist/a");
+        let (k, d) = select_annotator(all.clone(), Annotator::Radiographer);
+        assert_eq!((k.len(), d), (2, 1));
+        assert_eq!(k[0].id, "test/Radiographer/a");
+        assert_eq!(select_annotator(all, Annotator::Both).1, 0);
+        assert!("nobody".parse::<Annotator>().is_err());
+    }
+}

@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{DataError, Result};
 use crate::labels::{LabelRule, slice_labels};
-use crate::layout::{self, Layout, LoadedScan, ScanSource, StructureCounts};
+use crate::layout::{
+    self, Annotator, Layout, LoadedScan, PatientSource, ScanSource, StructureCounts,
+};
 use crate::prepared::{
     CacheHeader, Counts, DatasetInfo, FORMAT_NAME, FORMAT_VERSION, LabelCounts, ScanEntry,
     SplitCounts,
@@ -50,8 +52,19 @@ pub struct PrepareConfig {
     pub split: SplitFractions,
     /// Split seed.
     pub seed: u64,
-    /// Patient table CSV (`scan,patient`).
+    /// Patient table CSV (`scan,patient`). When `None` and `auto_patients`, the input
+    /// folder's `patients.csv` is used if there is one.
     pub patients: Option<PathBuf>,
+    /// Pick up `<input>/patients.csv` when `patients` is `None` (default true).
+    #[serde(default = "yes")]
+    pub auto_patients: bool,
+    /// deepmind layout: which annotator's delineations to read (default oncologist).
+    #[serde(default)]
+    pub annotator: Annotator,
+    /// deepmind layout: group folder-name patient ids that differ only by a trailing letter
+    /// after a digit (`0522c0727a` / `0522c0727b`) into one patient (default true).
+    #[serde(default = "yes")]
+    pub group_scan_suffix: bool,
     /// Replace an existing output folder.
     pub overwrite: bool,
     /// Worker threads (`None` = rayon's default: all cores or `RAYON_NUM_THREADS`).
@@ -75,6 +88,9 @@ impl PrepareConfig {
             split: SplitFractions::default(),
             seed: 0,
             patients: None,
+            auto_patients: true,
+            annotator: Annotator::default(),
+            group_scan_suffix: true,
             overwrite: false,
             threads: None,
         }
@@ -106,6 +122,13 @@ impl PrepareConfig {
     }
 }
 
+fn yes() -> bool {
+    true
+}
+
+/// Below this many test patients `prepare` warns that test-set intervals are unreliable.
+pub const MIN_TEST_PATIENTS: usize = 10;
+
 /// Progress events passed to the callback of [`prepare`].
 #[derive(Debug, Clone)]
 pub enum Progress {
@@ -136,8 +159,22 @@ pub struct Summary {
     pub layout: Layout,
     /// Counts as in `dataset.json`.
     pub counts: Counts,
-    /// Non-fatal notes.
+    /// Non-fatal notes (those of the scans, then the dataset-level ones such as a small
+    /// test split).
     pub warnings: Vec<String>,
+    /// Patient ids grouped by [`PrepareConfig::group_scan_suffix`]: patient → scan-folder ids.
+    pub patient_groups: BTreeMap<String, Vec<String>>,
+    /// The patient table read (given, or the input's `patients.csv`).
+    pub patient_table: Option<PathBuf>,
+    /// deepmind layout: scans left out by [`PrepareConfig::annotator`].
+    pub annotator_skipped: usize,
+    /// Patients in the test split.
+    pub test_patients: usize,
+    /// The warning about a test split with fewer than [`MIN_TEST_PATIENTS`] patients (also
+    /// in `warnings`).
+    pub split_warning: Option<String>,
+    /// The dataset fingerprint written to `dataset.json`.
+    pub fingerprint: String,
 }
 
 /// Output of one scan's worker.
@@ -152,6 +189,27 @@ struct ScanResult {
     images: Vec<String>,
     dims: [usize; 3],
     spacing_mm: [f64; 3],
+    /// Per channel: sum and sum of squares of the cached bytes (exact integers).
+    pixel_sums: Vec<(u64, u128)>,
+    /// `size × size`.
+    pixel_count_per_channel_slice: usize,
+}
+
+/// Per-channel sum and sum of squares of slices laid out as `slices × channels × plane`.
+fn pixel_sums(pixels: &[u8], channels: usize, plane: usize) -> Vec<(u64, u128)> {
+    let mut sums = vec![(0u64, 0u128); channels];
+    if plane == 0 {
+        return sums;
+    }
+    for (i, chunk) in pixels.chunks_exact(plane).enumerate() {
+        let (s, q) = chunk.iter().fold((0u64, 0u64), |(s, q), &v| {
+            (s + v as u64, q + (v as u64) * (v as u64))
+        });
+        let e = &mut sums[i % channels];
+        e.0 += s;
+        e.1 += q as u128;
+    }
+    sums
 }
 
 /// A file-name-safe version of a scan id (`/` → `__`, other unsafe characters → `_`).
@@ -219,6 +277,7 @@ fn process_scan(
     let stem = file_stem_for(&src.id);
     let pixels = render_slices(&ct, size, &config.windows);
     let per = config.windows.len() * size * size;
+    let sums = pixel_sums(&pixels, config.windows.len(), size * size);
     // Cache file.
     let cache_rel = format!("cache/{stem}.u8");
     let cache_path = tmp.join(&cache_rel);
@@ -292,6 +351,8 @@ fn process_scan(
         images,
         dims: g.dims,
         spacing_mm: [g.spacing(0), g.spacing(1), g.spacing(2)],
+        pixel_sums: sums,
+        pixel_count_per_channel_slice: size * size,
     })
 }
 
@@ -343,7 +404,13 @@ fn prepare_inner(config: &PrepareConfig, progress: &(dyn Fn(Progress) + Sync)) -
     if let Some(a) = &config.aliases {
         table.extend_from_csv(a)?;
     }
-    let patient_table = match &config.patients {
+    let patient_table_path = config.patients.clone().or_else(|| {
+        config
+            .auto_patients
+            .then(|| layout::default_patient_table(&config.input))
+            .flatten()
+    });
+    let patient_table = match &patient_table_path {
         Some(p) => Some(layout::read_patient_table(p)?),
         None => None,
     };
@@ -362,6 +429,21 @@ fn prepare_inner(config: &PrepareConfig, progress: &(dyn Fn(Progress) + Sync)) -
         }
     }
     let (layout, scans) = layout::discover(&config.input, config.layout)?;
+    let (scans, annotator_skipped) = if layout == Layout::DeepMind {
+        layout::select_annotator(scans, config.annotator)
+    } else {
+        (scans, 0)
+    };
+    if scans.is_empty() {
+        return Err(DataError::Layout {
+            path: config.input.clone(),
+            detail: format!(
+                "no scan under an `{}` folder ({annotator_skipped} of other annotators); \
+                 pass --annotator radiographer, oncologist or both",
+                config.annotator
+            ),
+        });
+    }
     progress(Progress::Found {
         layout,
         total: scans.len(),
@@ -390,16 +472,39 @@ fn prepare_inner(config: &PrepareConfig, progress: &(dyn Fn(Progress) + Sync)) -
     progress(Progress::Finishing);
 
     // Patients and split.
-    let patients: Vec<String> = results
+    let mut patients_src: Vec<(String, PatientSource)> = results
         .iter()
         .map(|r| {
-            layout::patient_of(
+            layout::patient_and_source(
                 &r.src,
                 r.patient_from_files.as_deref(),
                 patient_table.as_ref(),
             )
         })
         .collect();
+    // DeepMind's `<id>a` / `<id>b` folders are scans of one patient (issue 12 §4); only ids
+    // taken from folder names are grouped, never PatientIDs or patient-table entries.
+    let mut patient_groups = BTreeMap::new();
+    if layout == Layout::DeepMind && config.group_scan_suffix {
+        patient_groups = layout::scan_suffix_groups(
+            patients_src
+                .iter()
+                .filter(|(_, s)| *s == PatientSource::FolderName)
+                .map(|(p, _)| p.as_str()),
+        );
+        let to_base: HashMap<&str, &str> = patient_groups
+            .iter()
+            .flat_map(|(base, m)| m.iter().map(move |id| (id.as_str(), base.as_str())))
+            .collect();
+        for (p, s) in patients_src.iter_mut() {
+            if *s == PatientSource::FolderName
+                && let Some(base) = to_base.get(p.as_str())
+            {
+                *p = base.to_string();
+            }
+        }
+    }
+    let patients: Vec<String> = patients_src.into_iter().map(|(p, _)| p).collect();
     let assignment = assign_patients(
         patients.iter().map(String::as_str),
         config.split,
@@ -523,8 +628,22 @@ fn prepare_inner(config: &PrepareConfig, progress: &(dyn Fn(Progress) + Sync)) -
         f.flush().map_err(|e| DataError::io(&p, e))?;
     }
     counts.slices = row;
+    let test_patients = per_split.get("test").map_or(0, |c| c.patients);
     counts.per_split = per_split;
     counts.per_structure = columns.iter().cloned().zip(per_structure).collect();
+    let split_warning = (test_patients < MIN_TEST_PATIENTS).then(|| {
+        if test_patients == 0 {
+            "the test split is empty: no held-out patients (more scans or another --split)"
+                .to_string()
+        } else {
+            format!(
+                "the test split has only {test_patients} patient(s) (fewer than \
+                 {MIN_TEST_PATIENTS}): test metrics and their intervals are unreliable"
+            )
+        }
+    });
+    warnings.extend(split_warning.clone());
+    let (train_mean, train_std) = train_pixel_stats(&results, &entries, config.windows.len());
 
     let info = DatasetInfo {
         format: FORMAT_NAME.into(),
@@ -550,11 +669,28 @@ fn prepare_inner(config: &PrepareConfig, progress: &(dyn Fn(Progress) + Sync)) -
         counts: counts.clone(),
         scans: entries,
         warnings: warnings.clone(),
+        annotator: (layout == Layout::DeepMind).then_some(config.annotator),
+        patient_table: patient_table_path.clone(),
+        patient_groups: patient_groups.clone(),
+        test_patients,
+        train_mean,
+        train_std,
+        fingerprint: None,
     };
     let json_path = tmp.join("dataset.json");
-    let json = serde_json::to_string_pretty(&info)
-        .map_err(|e| DataError::format(&json_path, e.to_string()))?;
-    std::fs::write(&json_path, json).map_err(|e| DataError::io(&json_path, e))?;
+    let to_json = |info: &DatasetInfo| {
+        serde_json::to_string_pretty(info).map_err(|e| DataError::format(&json_path, e.to_string()))
+    };
+    // The fingerprint is taken over the text as written (parsed back), so that
+    // `prepared::compute_fingerprint` on the finished folder gives the same value.
+    let unsigned = to_json(&info)?;
+    let labels_bytes = std::fs::read(&labels_path).map_err(|e| DataError::io(&labels_path, e))?;
+    let fingerprint = crate::prepared::fingerprint_of(&labels_bytes, &unsigned, &json_path)?;
+    let info = DatasetInfo {
+        fingerprint: Some(fingerprint.clone()),
+        ..info
+    };
+    std::fs::write(&json_path, to_json(&info)?).map_err(|e| DataError::io(&json_path, e))?;
     let cfg_path = tmp.join("prepare_config.json");
     let cfg = serde_json::to_string_pretty(config)
         .map_err(|e| DataError::format(&cfg_path, e.to_string()))?;
@@ -581,7 +717,55 @@ fn prepare_inner(config: &PrepareConfig, progress: &(dyn Fn(Progress) + Sync)) -
         layout,
         counts,
         warnings,
+        patient_groups,
+        patient_table: patient_table_path,
+        annotator_skipped,
+        test_patients,
+        split_warning,
+        fingerprint,
     })
+}
+
+/// Per-channel mean and population standard deviation of the training split's pixels on
+/// the 0..1 scale the trainers use (cached byte / 255, as `twinscan_augment`'s
+/// `InputPlane::u8` converts them). Sums are exact integers, the division in f64.
+/// `(None, None)` when the training split holds no slice.
+fn train_pixel_stats(
+    results: &[ScanResult],
+    entries: &[ScanEntry],
+    channels: usize,
+) -> (Option<Vec<f64>>, Option<Vec<f64>>) {
+    let mut sums = vec![(0u64, 0u128); channels];
+    let mut n_slices = 0u64;
+    for (r, e) in results.iter().zip(entries) {
+        if e.split == Split::Train {
+            n_slices += r.slices as u64;
+            for (acc, (s, q)) in sums.iter_mut().zip(&r.pixel_sums) {
+                acc.0 += s;
+                acc.1 += q;
+            }
+        }
+    }
+    let plane = entries
+        .first()
+        .zip(results.first())
+        .map_or(0, |(_, r)| r.pixel_count_per_channel_slice);
+    let n = n_slices as u128 * plane as u128;
+    if n == 0 {
+        return (None, None);
+    }
+    let mut mean = Vec::with_capacity(channels);
+    let mut std = Vec::with_capacity(channels);
+    for (s, q) in sums {
+        // n² · variance = n · Σv² − (Σv)², exact in u128 (n · Σv² < 2^128 for any cohort
+        // below 10^12 pixels per channel).
+        let s = s as u128;
+        let nvar = (n * q).saturating_sub(s * s);
+        let nf = n as f64;
+        mean.push(s as f64 / nf / 255.0);
+        std.push((nvar as f64).sqrt() / nf / 255.0);
+    }
+    (Some(mean), Some(std))
 }
 
 /// Quotes a CSV field when it holds a comma, quote or newline.

@@ -18,7 +18,7 @@ use clap::Parser;
 
 use crate::error::Result;
 use crate::labels::LabelRule;
-use crate::layout::Layout;
+use crate::layout::{Annotator, Layout};
 use crate::prepare::{PrepareConfig, Summary};
 use crate::slices::parse_windows;
 use crate::split::SplitFractions;
@@ -61,9 +61,20 @@ pub struct PrepareArgs {
     /// Split seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// CSV `scan,patient` giving patient ids (DICOM PatientID takes precedence).
+    /// CSV `scan,patient` giving patient ids (DICOM PatientID takes precedence). Default:
+    /// the input folder's `patients.csv`, when there is one.
     #[arg(long)]
     pub patients: Option<PathBuf>,
+    /// Do not read the input folder's `patients.csv` (folder names are the patients).
+    #[arg(long)]
+    pub ignore_patients_csv: bool,
+    /// deepmind layout: oncologist, radiographer or both (both: two scans per patient).
+    #[arg(long, default_value = "oncologist")]
+    pub annotator: Annotator,
+    /// deepmind layout: keep folder names differing by a trailing letter (0522c0727a,
+    /// 0522c0727b) as separate patients.
+    #[arg(long)]
+    pub no_group_scan_suffix: bool,
     /// PNG bit depth, 8 or 16.
     #[arg(long, default_value_t = 8)]
     pub bits: u8,
@@ -92,6 +103,9 @@ impl PrepareArgs {
         c.split = self.split;
         c.seed = self.seed;
         c.patients = self.patients.clone();
+        c.auto_patients = !self.ignore_patients_csv;
+        c.annotator = self.annotator;
+        c.group_scan_suffix = !self.no_group_scan_suffix;
         c.png_bit_depth = (!self.no_png).then_some(self.bits);
         c.overwrite = self.force;
         c.threads = self.threads;
@@ -123,5 +137,24 @@ pub fn summary_table(s: &Summary) -> String {
             l.positive, l.negative, l.unknown
         ));
     }
+    if let Some(p) = &s.patient_table {
+        out.push_str(&format!("patients from {}\n", p.display()));
+    }
+    if s.annotator_skipped > 0 {
+        out.push_str(&format!(
+            "{} scans of the other annotator left out (--annotator)\n",
+            s.annotator_skipped
+        ));
+    }
+    for (patient, members) in &s.patient_groups {
+        out.push_str(&format!(
+            "grouped as patient {patient}: {} (--no-group-scan-suffix to keep apart)\n",
+            members.join(", ")
+        ));
+    }
+    if let Some(w) = &s.split_warning {
+        out.push_str(&format!("warning: {w}\n"));
+    }
+    out.push_str(&format!("fingerprint {}\n", s.fingerprint));
     out
 }

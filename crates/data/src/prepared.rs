@@ -213,8 +213,97 @@ pub struct DatasetInfo {
     pub counts: Counts,
     /// Scans, in `labels.csv` order.
     pub scans: Vec<ScanEntry>,
-    /// Non-fatal notes from reading (skipped names, contours).
+    /// Non-fatal notes from reading (skipped names, contours) and about the dataset (a
+    /// small test split).
     pub warnings: Vec<String>,
+    /// deepmind layout: the annotator whose delineations were read (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotator: Option<crate::layout::Annotator>,
+    /// The patient table read (`--patients`, or the input's `patients.csv`).
+    #[serde(default)]
+    pub patient_table: Option<PathBuf>,
+    /// Patients formed by grouping scan folders whose names differ by a trailing letter:
+    /// patient → folder names.
+    #[serde(default)]
+    pub patient_groups: BTreeMap<String, Vec<String>>,
+    /// Patients in the test split (also in `counts.per_split`). 0 in datasets written
+    /// before this field existed.
+    #[serde(default)]
+    pub test_patients: usize,
+    /// Per channel (window), the mean of the training split's pixels on the 0..1 scale
+    /// (cached byte / 255). `None` in older datasets or without training slices.
+    #[serde(default)]
+    pub train_mean: Option<Vec<f64>>,
+    /// Per channel, the population standard deviation of the same pixels.
+    #[serde(default)]
+    pub train_std: Option<Vec<f64>>,
+    /// Lowercase hex SHA-256 of `labels.csv`'s bytes followed by the canonical JSON of
+    /// every other field of `dataset.json` (see [`fingerprint_of`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+}
+
+/// The dataset fingerprint: lowercase hex SHA-256 over the bytes of `labels.csv` followed
+/// by the canonical serialisation of `dataset.json` without its `fingerprint` field
+/// (objects with keys sorted bytewise, recursively; compact, serde_json's number format).
+/// `json_text` is `dataset.json`'s text (with or without a fingerprint); `path` names it
+/// in errors. Any change to the labels, the split, the windows, the size, the counts or
+/// the training statistics changes it.
+pub fn fingerprint_of(labels_csv: &[u8], json_text: &str, path: &Path) -> Result<String> {
+    use sha2::Digest;
+    let mut v: serde_json::Value = serde_json::from_str(json_text)
+        .map_err(|e| DataError::format(path, format!("dataset.json: {e}")))?;
+    if let Some(o) = v.as_object_mut() {
+        o.remove("fingerprint");
+    }
+    let mut canon = Vec::new();
+    write_canonical(&v, &mut canon);
+    let mut h = sha2::Sha256::new();
+    h.update(labels_csv);
+    h.update(&canon);
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Recomputes the fingerprint of a dataset folder from its `labels.csv` and `dataset.json`.
+pub fn compute_fingerprint(dir: &Path) -> Result<String> {
+    let lp = dir.join("labels.csv");
+    let jp = dir.join("dataset.json");
+    let labels = std::fs::read(&lp).map_err(|e| DataError::io(&lp, e))?;
+    let text = std::fs::read_to_string(&jp).map_err(|e| DataError::io(&jp, e))?;
+    fingerprint_of(&labels, &text, &jp)
+}
+
+/// Compact JSON with object keys sorted bytewise at every level, whatever serde_json's
+/// map order (its `preserve_order` feature may be on through another crate).
+fn write_canonical(v: &serde_json::Value, out: &mut Vec<u8>) {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            out.push(b'{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend(Value::String(k.clone()).to_string().as_bytes());
+                out.push(b':');
+                write_canonical(&m[k], out);
+            }
+            out.push(b'}');
+        }
+        Value::Array(a) => {
+            out.push(b'[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(x, out);
+            }
+            out.push(b']');
+        }
+        scalar => out.extend(scalar.to_string().as_bytes()),
+    }
 }
 
 struct Row {
@@ -232,6 +321,7 @@ pub struct Prepared {
     labels: Vec<i8>,
     caches: Vec<Mmap>,
     slice_len: usize,
+    fingerprint: String,
 }
 
 impl std::fmt::Debug for Prepared {
@@ -282,6 +372,15 @@ impl Prepared {
             caches.push(m);
         }
         let (rows, labels) = read_labels_csv(&dir.join("labels.csv"), &info)?;
+        // Older datasets carry no fingerprint: computed here, the same way `prepare` does.
+        let fingerprint = match &info.fingerprint {
+            Some(f) => f.clone(),
+            None => {
+                let lp = dir.join("labels.csv");
+                let bytes = std::fs::read(&lp).map_err(|e| DataError::io(&lp, e))?;
+                fingerprint_of(&bytes, &text, &json_path)?
+            }
+        };
         Ok(Prepared {
             root: dir.to_path_buf(),
             info,
@@ -289,7 +388,52 @@ impl Prepared {
             labels,
             caches,
             slice_len,
+            fingerprint,
         })
+    }
+
+    /// The dataset fingerprint ([`fingerprint_of`]): as recorded in `dataset.json`, or
+    /// computed on open for datasets written before it was recorded. Equal fingerprints
+    /// mean equal labels, split, slices settings and statistics.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// Mean and standard deviation of the training split's pixels on the 0..1 scale
+    /// (byte / 255) for channel 0 — the channel the trainers read. `None` for datasets
+    /// prepared before these were recorded. All channels: [`Prepared::train_stats_per_channel`].
+    pub fn train_stats(&self) -> Option<(f32, f32)> {
+        self.train_stats_per_channel()
+            .and_then(|v| v.first().copied())
+    }
+
+    /// Per channel (window, in `dataset.json` order) mean and standard deviation of the
+    /// training split's pixels on the 0..1 scale.
+    pub fn train_stats_per_channel(&self) -> Option<Vec<(f32, f32)>> {
+        let (m, s) = (
+            self.info.train_mean.as_ref()?,
+            self.info.train_std.as_ref()?,
+        );
+        (m.len() == s.len() && !m.is_empty()).then(|| {
+            m.iter()
+                .zip(s)
+                .map(|(&a, &b)| (a as f32, b as f32))
+                .collect()
+        })
+    }
+
+    /// Number of distinct patients in the test split.
+    pub fn test_patients(&self) -> usize {
+        let mut p: Vec<&str> = self
+            .info
+            .scans
+            .iter()
+            .filter(|s| s.split == Split::Test)
+            .map(|s| s.patient.as_str())
+            .collect();
+        p.sort_unstable();
+        p.dedup();
+        p.len()
     }
 
     /// The folder.

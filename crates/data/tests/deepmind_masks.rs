@@ -26,11 +26,19 @@ fn all_deepmind_masks_read_and_labelled() {
     let mut c = PrepareConfig::new(&input, &out);
     c.size = 32;
     c.png_bit_depth = None;
+    // Both annotators: the reference covers all 70 scan folders.
+    c.annotator = twinscan_data::layout::Annotator::Both;
     let s = prepare(&c, &|_| {}).unwrap();
     assert_eq!(s.counts.scans, 70);
+    // 35 scan folder names, 0522c0727a/b grouped: 34 patients, each on one side.
+    assert_eq!(s.counts.patients, 34);
+    assert_eq!(s.patient_groups.len(), 1, "{:?}", s.patient_groups);
+    assert!(s.patient_groups.contains_key("0522c0727"));
     // Every one of the 1470 files mapped to a study structure (none skipped).
     assert!(
-        s.warnings.is_empty(),
+        s.warnings
+            .iter()
+            .all(|w| !w.contains("not a study structure")),
         "{:?}",
         &s.warnings[..s.warnings.len().min(3)]
     );

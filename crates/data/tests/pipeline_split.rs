@@ -130,8 +130,30 @@ fn patients_stay_on_one_side_and_threads_do_not_matter() {
     // Indices per split partition the dataset.
     let n: usize = Split::ALL.iter().map(|s| ds.indices(*s).len()).sum();
     assert_eq!(n, ds.len());
-    // Without patients.csv the folder name is the patient: 12 patients.
+    // The input's patients.csv is read without being named: the same split.
+    let auto = tmp.path().join("auto");
+    common::run(&input, &auto, |c| {
+        c.seed = 3;
+        c.png_bit_depth = None;
+    })
+    .unwrap();
+    assert_eq!(labels(&auto), labels(&one));
+    // Without patients.csv and without suffix grouping the folder name is the patient: 12.
     let out = tmp.path().join("nopat");
-    common::run(&input, &out, |c| c.png_bit_depth = None).unwrap();
+    common::run(&input, &out, |c| {
+        c.png_bit_depth = None;
+        c.auto_patients = false;
+        c.group_scan_suffix = false;
+    })
+    .unwrap();
     assert_eq!(Prepared::open(&out).unwrap().info().counts.patients, 12);
+    // With grouping (the default), case<p>a / case<p>b are one patient: 8 again.
+    let out = tmp.path().join("grouped");
+    let s = common::run(&input, &out, |c| {
+        c.png_bit_depth = None;
+        c.auto_patients = false;
+    })
+    .unwrap();
+    assert_eq!(s.counts.patients, 8);
+    assert_eq!(s.patient_groups.len(), 4);
 }
