@@ -14,8 +14,12 @@ use plotters::style::FontStyle;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::error::{ClassifyError, Result};
+use crate::metrics::Interval;
 use crate::report::{ResultTable, TableMetric};
 use crate::tables::{DeltaCell, DeltaTable, MEAN_ROW};
+
+/// Colour of the bootstrap error bars of [`plot_table_with_intervals`].
+const GREY_CI: RGBColor = RGBColor(90, 90, 90);
 
 /// The bundled font.
 const FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
@@ -305,6 +309,40 @@ pub fn plot_curves(path: &Path, title: &str, x_label: &str, panels: &[Panel]) ->
 /// [`ClassifyError::Plot`] naming `path` for a table without structures or experiments, a
 /// missing folder or a rendering failure. No file is left behind on error.
 pub fn plot_table(path: &Path, table: &ResultTable) -> Result<()> {
+    draw_table(path, table, None)
+}
+
+/// [`plot_table`] plus a second, grey error bar per bar: `intervals[structure][experiment]`
+/// (e.g. the patient-bootstrap interval of the seed-mean; clipped to [0, 1], left out when
+/// undefined), named in the caption by `interval_name` (e.g. `patient-bootstrap 95% interval`).
+///
+/// # Errors
+/// As [`plot_table`]; also when `intervals` does not have the table's shape.
+pub fn plot_table_with_intervals(
+    path: &Path,
+    table: &ResultTable,
+    intervals: &[Vec<Interval>],
+    interval_name: &str,
+) -> Result<()> {
+    if intervals.len() != table.cells.len()
+        || intervals
+            .iter()
+            .zip(&table.cells)
+            .any(|(i, c)| i.len() != c.len())
+    {
+        return Err(plot_err(
+            path,
+            "the intervals do not have the table's shape (structures x experiments)",
+        ));
+    }
+    draw_table(path, table, Some((intervals, interval_name)))
+}
+
+fn draw_table(
+    path: &Path,
+    table: &ResultTable,
+    intervals: Option<(&[Vec<Interval>], &str)>,
+) -> Result<()> {
     let (ns, ne) = (table.structures.len(), table.experiments.len());
     if ns == 0 || ne == 0 {
         return Err(plot_err(
@@ -361,7 +399,15 @@ pub fn plot_table(path: &Path, table: &ResultTable) -> Result<()> {
         let (plot_area, legend_area) = root.split_vertically(plot_h);
         let mut chart = ChartBuilder::on(&plot_area)
             .margin(14)
-            .caption(format!("{metric}, mean ± sd over seeds"), (FAMILY, 20))
+            .caption(
+                match intervals {
+                    None => format!("{metric}, mean ± sd over seeds"),
+                    Some((_, name)) => {
+                        format!("{metric}, mean ± sd over seeds (black), {name} (grey)")
+                    }
+                },
+                (FAMILY, 20),
+            )
             .x_label_area_size(x_label_px)
             .y_label_area_size(60)
             .right_y_label_area_size(40)
@@ -441,6 +487,25 @@ pub fn plot_table(path: &Path, table: &ResultTable) -> Result<()> {
                         ));
                     }
                 }
+                if let Some((iv, _)) = intervals {
+                    let Interval { lo, hi } = iv[s][e];
+                    if lo.is_finite() && hi.is_finite() {
+                        // Right of the sd bar, so both stay readable.
+                        let xg = x0 + bar_w * 0.72;
+                        let (lo, hi) = (lo.clamp(0.0, 1.0), hi.clamp(0.0, 1.0));
+                        let cap = bar_w * 0.12;
+                        whiskers.push(PathElement::new(
+                            vec![(xg, lo), (xg, hi)],
+                            GREY_CI.stroke_width(2),
+                        ));
+                        for end in [lo, hi] {
+                            whiskers.push(PathElement::new(
+                                vec![(xg - cap, end), (xg + cap, end)],
+                                GREY_CI.stroke_width(2),
+                            ));
+                        }
+                    }
+                }
             }
             chart.draw_series(bars).map_err(|e| plot_err(path, e))?;
             chart.draw_series(whiskers).map_err(|e| plot_err(path, e))?;
@@ -517,6 +582,8 @@ pub fn plot_delta(path: &Path, table: &DeltaTable) -> Result<()> {
         }
     });
     let (y0, y1) = finite_range(values.chain(std::iter::once(0.0))).unwrap_or((-1.0, 1.0));
+    // Room for the markers beyond the outermost intervals.
+    let (y0, y1) = (y0 - 0.05 * (y1 - y0), y1 + 0.05 * (y1 - y0));
     let metric = match table.metric {
         TableMetric::F1 => "macro F1",
         TableMetric::Auroc => "AUROC",
@@ -551,7 +618,11 @@ pub fn plot_delta(path: &Path, table: &DeltaTable) -> Result<()> {
     let plot_h = 500 + x_label_px;
     let height = plot_h + 24 * legend_rows + 16;
     let star_font = (FAMILY, 16).into_font();
-    let star_style = TextStyle::from(star_font).pos(Pos::new(HPos::Center, VPos::Bottom));
+    // Above the interval of a positive difference, below that of a negative one.
+    let star_above = TextStyle::from(star_font.clone()).pos(Pos::new(HPos::Center, VPos::Bottom));
+    let star_below = TextStyle::from(star_font).pos(Pos::new(HPos::Center, VPos::Top));
+    // Tick labels without a "-0.00".
+    let tick = |v: &f64| format!("{:.2}", if v.abs() < 1e-9 { 0.0 } else { *v });
     write_png(path, (width, height), |root| {
         let (plot_area, legend_area) = root.split_vertically(plot_h);
         let mut chart = ChartBuilder::on(&plot_area)
@@ -584,6 +655,7 @@ pub fn plot_delta(path: &Path, table: &DeltaTable) -> Result<()> {
                 }
             })
             .y_max_light_lines(1)
+            .y_label_formatter(&tick)
             .y_desc(format!("Δ {metric} vs {}", table.baseline))
             .label_style((FAMILY, 13))
             .x_label_style(label_style)
@@ -592,6 +664,7 @@ pub fn plot_delta(path: &Path, table: &DeltaTable) -> Result<()> {
             .map_err(|e| plot_err(path, e))?;
         chart
             .configure_secondary_axes()
+            .y_label_formatter(&tick)
             .label_style((FAMILY, 13))
             .draw()
             .map_err(|e| plot_err(path, e))?;
@@ -648,11 +721,11 @@ pub fn plot_delta(path: &Path, table: &DeltaTable) -> Result<()> {
                         ));
                     }
                     if cell.excludes_zero() {
-                        stars.push(Text::new(
-                            "*",
-                            (xc, clip(hi.max(cell.delta))),
-                            star_style.clone(),
-                        ));
+                        stars.push(if cell.delta >= 0.0 {
+                            Text::new("*", (xc, clip(hi.max(cell.delta))), star_above.clone())
+                        } else {
+                            Text::new("*", (xc, clip(lo.min(cell.delta))), star_below.clone())
+                        });
                     }
                 }
             }

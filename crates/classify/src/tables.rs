@@ -40,8 +40,9 @@
 //! - `table_delta_f1.md`: caption, then cells `+0.052 [+0.012, +0.091] *`.
 //! - `table_delta_f1.csv`: `structure`, then per compared column `<col>` (difference),
 //!   `<col>_lo`, `<col>_hi`, `<col>_sig` (`1` where the interval excludes 0, else `0`).
-//! - `chart_f1.png`, `chart_auroc.png` ([`crate::plot::plot_table`], bars = mean ± sd over
-//!   seeds, the `mean` row as the last group) and `chart_delta_f1.png`
+//! - `chart_f1.png`, `chart_auroc.png` ([`crate::plot::plot_table_with_intervals`]: bars =
+//!   seed-means, black error bars ± sd over seeds, grey error bars the bootstrap interval, the
+//!   `mean` row as the last group) and `chart_delta_f1.png`
 //!   ([`crate::plot::plot_delta`]).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -170,6 +171,44 @@ pub struct GridTables {
 ///
 /// # Errors
 /// As [`GridTables::compute`]; I/O and drawing errors naming the file.
+///
+/// # Example
+/// ```
+/// use twinscan_classify::metrics::MetricsConfig;
+/// use twinscan_classify::report::PredictionRow;
+/// use twinscan_classify::tables::{ColumnRuns, write_grid_tables};
+/// // Two test patients, one structure; "perfect" predicts every label, "coin" does not.
+/// let rows = |good: bool| -> Vec<PredictionRow> {
+///     (0..8u32)
+///         .map(|z| {
+///             let label: i8 = if z % 2 == 0 { 1 } else { -1 };
+///             let hit = good || z % 4 < 2;
+///             PredictionRow {
+///                 scan: format!("s{}", z / 4),
+///                 patient: format!("p{}", z / 4),
+///                 slice: z,
+///                 structure: "Brain".into(),
+///                 label,
+///                 prob: if (label == 1) == hit { 0.9 } else { 0.1 },
+///             }
+///         })
+///         .collect()
+/// };
+/// let columns = vec![
+///     ColumnRuns { column: "coin".into(), runs: vec![(0, rows(false)), (1, rows(false))] },
+///     ColumnRuns { column: "perfect".into(), runs: vec![(0, rows(true)), (1, rows(true))] },
+/// ];
+/// let dir = tempfile::tempdir().unwrap();
+/// let t = write_grid_tables(dir.path(), &columns, "coin", "classifier seeds",
+///                           &MetricsConfig::default()).unwrap();
+/// assert_eq!(t.f1.mean[1].seeds.mean, 1.0);
+/// assert_eq!(t.delta_f1.columns, ["perfect"]);
+/// assert!(t.delta_f1.mean[0].delta > 0.0);
+/// assert!(dir.path().join("table_delta_f1.csv").is_file());
+/// // Two test patients: the caption warns.
+/// let md = std::fs::read_to_string(dir.path().join("table_f1.md")).unwrap();
+/// assert!(md.contains("Test patients: 2 (WARNING"));
+/// ```
 pub fn write_grid_tables(
     dir: &Path,
     columns: &[ColumnRuns],
@@ -547,7 +586,12 @@ impl GridTables {
             let png = dir.join(format!("chart_{stem}.png"));
             write_text(&md, &t.to_markdown())?;
             t.write_csv(&csv)?;
-            crate::plot::plot_table(&png, &t.to_result_table())?;
+            let intervals: Vec<Vec<Interval>> = t
+                .rows()
+                .map(|(_, r)| r.iter().map(|c| c.ci).collect())
+                .collect();
+            let name = format!("bootstrap {} interval", percent(t.bootstrap.confidence));
+            crate::plot::plot_table_with_intervals(&png, &t.to_result_table(), &intervals, &name)?;
             files.extend([md, csv, png]);
         }
         let stem = self.delta_f1.metric.name();

@@ -759,6 +759,11 @@ fn charts_are_pngs_of_the_expected_size() {
         &cfg(100),
     )
     .unwrap();
+    if let Some(dir) = std::env::var_os("TWINSCAN_PLOT_OUT") {
+        for name in EXPECTED_FILES.iter().filter(|n| !n.ends_with(".png")) {
+            fs::copy(tmp.path().join(name), Path::new(&dir).join(name)).unwrap();
+        }
+    }
     const BLUE: [u8; 3] = [31, 119, 180];
     const ORANGE: [u8; 3] = [255, 127, 14];
     for name in ["chart_f1.png", "chart_auroc.png", "chart_delta_f1.png"] {
@@ -770,6 +775,10 @@ fn charts_are_pngs_of_the_expected_size() {
         let count = |c: [u8; 3]| rgb.iter().filter(|p| **p == c).count();
         assert!(count(BLUE) > 200, "{name}: first column's bars");
         assert!(count(ORANGE) > 200, "{name}: second column's bars");
+        if name != "chart_delta_f1.png" {
+            // The bootstrap intervals: grey error bars (2 px wide, on every bar).
+            assert!(count([90, 90, 90]) > 12 * 20, "{name}: grey interval bars");
+        }
     }
     // The delta chart draws the compared columns only, and a black zero line across it.
     let (w, _, rgb) = decode(&tmp.path().join("chart_delta_f1.png"));
