@@ -7,7 +7,10 @@
 //! - [`loss`]: the masked, class-weighted tri-state cross-entropy (and a single-logit BCE);
 //! - [`head`]: the tri-state head, backbone initialisation (`random`, `imagenet:FILE`,
 //!   `barlow:FILE`) and mode (`frozen`, `finetune`);
-//! - [`plot`]: PNG charts of training curves and result tables (plotters, bundled font);
+//! - [`tables`]: the grid's result tables from the runs' predictions: mean ± sd over seeds and
+//!   patient-bootstrap intervals pooled over seeds, paired differences against a baseline;
+//! - [`plot`]: PNG charts of training curves, result tables and differences (plotters, bundled
+//!   font);
 //! - [`classifier`]: ResNet encoder + head, built from a serialisable config;
 //! - [`train`]: one run on a prepared dataset: train split (augmented), model selection on
 //!   validation, held-out test metrics, predictions and curves, written atomically.
@@ -19,6 +22,7 @@ pub mod loss;
 pub mod metrics;
 pub mod plot;
 pub mod report;
+pub mod tables;
 pub mod train;
 
 pub use error::{ClassifyError, Result};

@@ -276,10 +276,13 @@ pub struct StructureMetrics {
 
 /// One sample of one structure: a slice's label and predicted positive-class probability.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Sample {
-    patient: usize,
-    label: i8,
-    prob: f64,
+pub(crate) struct Sample {
+    /// Index of the patient (the bootstrap's resampling unit).
+    pub(crate) patient: usize,
+    /// Tri-state label.
+    pub(crate) label: i8,
+    /// Positive-class probability.
+    pub(crate) prob: f64,
 }
 
 /// Evaluation samples grouped by structure, with patient identities for the bootstrap.
@@ -393,18 +396,7 @@ impl Samples {
                 }
             }
         }
-        let alpha = (1.0 - cfg.bootstrap.confidence) / 2.0;
-        let interval = |reps: &mut Vec<f64>| -> Interval {
-            reps.retain(|v| !v.is_nan());
-            if reps.is_empty() {
-                return Interval::NAN;
-            }
-            reps.sort_by(f64::total_cmp);
-            Interval {
-                lo: percentile_sorted(reps, alpha),
-                hi: percentile_sorted(reps, 1.0 - alpha),
-            }
-        };
+        let interval = |reps: &mut Vec<f64>| percentile_interval(reps, cfg.bootstrap.confidence);
 
         let ones = vec![1u64; n_patients];
         Ok(prepared
@@ -426,8 +418,26 @@ impl Samples {
     }
 }
 
+/// The percentile interval of bootstrap replicates at coverage `confidence`: the
+/// `(1 − c)/2` and `(1 + c)/2` quantiles (numpy's linear interpolation) of the defined
+/// replicates. NaN replicates are removed from `reps` (which is left sorted); none left →
+/// [`Interval::NAN`].
+pub(crate) fn percentile_interval(reps: &mut Vec<f64>, confidence: f64) -> Interval {
+    let alpha = (1.0 - confidence) / 2.0;
+    reps.retain(|v| !v.is_nan());
+    if reps.is_empty() {
+        return Interval::NAN;
+    }
+    reps.sort_by(f64::total_cmp);
+    Interval {
+        lo: percentile_sorted(reps, alpha),
+        hi: percentile_sorted(reps, 1.0 - alpha),
+    }
+}
+
 /// Draws `counts.len()` patients with replacement: `counts[p]` = times patient `p` was drawn.
-fn draw_counts(rng: &mut ChaCha8Rng, counts: &mut [u64]) {
+/// Each draw is one `rng.random_range(0..n)` (rand 0.10), in order.
+pub(crate) fn draw_counts(rng: &mut ChaCha8Rng, counts: &mut [u64]) {
     counts.iter_mut().for_each(|c| *c = 0);
     let n = counts.len();
     for _ in 0..n {
@@ -437,14 +447,14 @@ fn draw_counts(rng: &mut ChaCha8Rng, counts: &mut [u64]) {
 
 /// Per-structure sufficient statistics: per-patient confusion matrices and the known samples
 /// sorted by probability (for weighted AUROC).
-struct Prepared {
+pub(crate) struct Prepared {
     per_patient: Vec<Confusion>,
     /// Known samples sorted by probability: (prob, positive, patient).
     sorted: Vec<(f64, bool, usize)>,
 }
 
 impl Prepared {
-    fn new(samples: &[Sample], n_patients: usize, threshold: f64) -> Self {
+    pub(crate) fn new(samples: &[Sample], n_patients: usize, threshold: f64) -> Self {
         let mut per_patient = vec![Confusion::default(); n_patients];
         let mut sorted = Vec::with_capacity(samples.len());
         for s in samples.iter().filter(|s| s.label != 0) {
@@ -458,7 +468,7 @@ impl Prepared {
         }
     }
 
-    fn confusion_weighted(&self, counts: &[u64]) -> Confusion {
+    pub(crate) fn confusion_weighted(&self, counts: &[u64]) -> Confusion {
         let mut c = Confusion::default();
         for (pc, &k) in self.per_patient.iter().zip(counts) {
             if k > 0 {
@@ -469,7 +479,7 @@ impl Prepared {
     }
 
     /// Mann–Whitney AUROC with per-sample weights `counts[patient]`, ties counted one half.
-    fn auroc_weighted(&self, counts: &[u64]) -> f64 {
+    pub(crate) fn auroc_weighted(&self, counts: &[u64]) -> f64 {
         let mut neg_below = 0.0f64;
         let mut num = 0.0f64;
         let mut w_pos = 0.0f64;

@@ -1,4 +1,5 @@
-//! PNG charts (plotters): a run's training curves and the comparison chart of a result table.
+//! PNG charts (plotters): a run's training curves, the comparison chart of a result table and
+//! the chart of paired differences against a baseline.
 //!
 //! Text is drawn with a bundled DejaVu Sans (`assets/fonts`, its licence beside it) through
 //! plotters' `ab_glyph` backend, so a chart looks the same on a machine without system fonts
@@ -13,7 +14,12 @@ use plotters::style::FontStyle;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::error::{ClassifyError, Result};
+use crate::metrics::Interval;
 use crate::report::{ResultTable, TableMetric};
+use crate::tables::{DeltaCell, DeltaTable, MEAN_ROW};
+
+/// Colour of the bootstrap error bars of [`plot_table_with_intervals`].
+const GREY_CI: RGBColor = RGBColor(90, 90, 90);
 
 /// The bundled font.
 const FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
@@ -303,6 +309,40 @@ pub fn plot_curves(path: &Path, title: &str, x_label: &str, panels: &[Panel]) ->
 /// [`ClassifyError::Plot`] naming `path` for a table without structures or experiments, a
 /// missing folder or a rendering failure. No file is left behind on error.
 pub fn plot_table(path: &Path, table: &ResultTable) -> Result<()> {
+    draw_table(path, table, None)
+}
+
+/// [`plot_table`] plus a second, grey error bar per bar: `intervals[structure][experiment]`
+/// (e.g. the patient-bootstrap interval of the seed-mean; clipped to [0, 1], left out when
+/// undefined), named in the caption by `interval_name` (e.g. `patient-bootstrap 95% interval`).
+///
+/// # Errors
+/// As [`plot_table`]; also when `intervals` does not have the table's shape.
+pub fn plot_table_with_intervals(
+    path: &Path,
+    table: &ResultTable,
+    intervals: &[Vec<Interval>],
+    interval_name: &str,
+) -> Result<()> {
+    if intervals.len() != table.cells.len()
+        || intervals
+            .iter()
+            .zip(&table.cells)
+            .any(|(i, c)| i.len() != c.len())
+    {
+        return Err(plot_err(
+            path,
+            "the intervals do not have the table's shape (structures x experiments)",
+        ));
+    }
+    draw_table(path, table, Some((intervals, interval_name)))
+}
+
+fn draw_table(
+    path: &Path,
+    table: &ResultTable,
+    intervals: Option<(&[Vec<Interval>], &str)>,
+) -> Result<()> {
     let (ns, ne) = (table.structures.len(), table.experiments.len());
     if ns == 0 || ne == 0 {
         return Err(plot_err(
@@ -359,7 +399,15 @@ pub fn plot_table(path: &Path, table: &ResultTable) -> Result<()> {
         let (plot_area, legend_area) = root.split_vertically(plot_h);
         let mut chart = ChartBuilder::on(&plot_area)
             .margin(14)
-            .caption(format!("{metric}, mean ± sd over seeds"), (FAMILY, 20))
+            .caption(
+                match intervals {
+                    None => format!("{metric}, mean ± sd over seeds"),
+                    Some((_, name)) => {
+                        format!("{metric}, mean ± sd over seeds (black), {name} (grey)")
+                    }
+                },
+                (FAMILY, 20),
+            )
             .x_label_area_size(x_label_px)
             .y_label_area_size(60)
             .right_y_label_area_size(40)
@@ -439,6 +487,25 @@ pub fn plot_table(path: &Path, table: &ResultTable) -> Result<()> {
                         ));
                     }
                 }
+                if let Some((iv, _)) = intervals {
+                    let Interval { lo, hi } = iv[s][e];
+                    if lo.is_finite() && hi.is_finite() {
+                        // Right of the sd bar, so both stay readable.
+                        let xg = x0 + bar_w * 0.72;
+                        let (lo, hi) = (lo.clamp(0.0, 1.0), hi.clamp(0.0, 1.0));
+                        let cap = bar_w * 0.12;
+                        whiskers.push(PathElement::new(
+                            vec![(xg, lo), (xg, hi)],
+                            GREY_CI.stroke_width(2),
+                        ));
+                        for end in [lo, hi] {
+                            whiskers.push(PathElement::new(
+                                vec![(xg - cap, end), (xg + cap, end)],
+                                GREY_CI.stroke_width(2),
+                            ));
+                        }
+                    }
+                }
             }
             chart.draw_series(bars).map_err(|e| plot_err(path, e))?;
             chart.draw_series(whiskers).map_err(|e| plot_err(path, e))?;
@@ -465,6 +532,238 @@ pub fn plot_table(path: &Path, table: &ResultTable) -> Result<()> {
                 .draw(&Rectangle::new(
                     [(x, y + 3), (x + 16, y + 19)],
                     colour(e).filled(),
+                ))
+                .map_err(|er| plot_err(path, er))?;
+            legend_area
+                .draw(&Text::new(
+                    name.clone(),
+                    (x + 22, y + 3),
+                    legend_font.clone(),
+                ))
+                .map_err(|er| plot_err(path, er))?;
+        }
+        Ok(())
+    })
+}
+
+/// Writes the chart of a [`DeltaTable`]: for each structure and the final `mean` group (x,
+/// labels rotated when they do not fit), one bar per compared column from 0 to its difference
+/// to the baseline (one colour each, legend below the chart), an error bar spanning its paired
+/// bootstrap interval, a `*` above the intervals that exclude 0, and a black zero line. The y
+/// range covers 0, every defined difference and every defined bound. Undefined differences draw
+/// nothing; a table without any compared column or any defined difference says so on the
+/// chart. Width as [`plot_table`] (about 14 px per bar, at least 900 px).
+///
+/// # Errors
+/// [`ClassifyError::Plot`] naming `path` for a table without structures or with cells of the
+/// wrong shape, a missing folder or a rendering failure. No file is left behind on error.
+pub fn plot_delta(path: &Path, table: &DeltaTable) -> Result<()> {
+    let (ns, nc) = (table.structures.len(), table.columns.len());
+    if ns == 0 {
+        return Err(plot_err(path, "the delta table has no structure"));
+    }
+    if table.cells.len() != ns
+        || table.cells.iter().any(|row| row.len() != nc)
+        || table.mean.len() != nc
+    {
+        return Err(plot_err(
+            path,
+            format!("the delta table's cells are not {ns} structures (+ mean) x {nc} columns"),
+        ));
+    }
+    font_ready(path)?;
+    let groups: Vec<(&str, &[DeltaCell])> = table.rows().collect();
+    let ng = groups.len(); // structures + mean
+    let values = groups.iter().flat_map(|(_, r)| r.iter()).flat_map(|c| {
+        if c.delta.is_nan() {
+            vec![]
+        } else {
+            vec![c.delta, c.ci.lo, c.ci.hi]
+        }
+    });
+    let (y0, y1) = finite_range(values.chain(std::iter::once(0.0))).unwrap_or((-1.0, 1.0));
+    // Room for the markers beyond the outermost intervals.
+    let (y0, y1) = (y0 - 0.05 * (y1 - y0), y1 + 0.05 * (y1 - y0));
+    let metric = match table.metric {
+        TableMetric::F1 => "macro F1",
+        TableMetric::Auroc => "AUROC",
+    };
+    let slot_px = (14 * nc.max(1) as u32 + 16).max(40);
+    let width = (200 + slot_px * ng as u32).clamp(900, 12_000);
+    let label_font = (FAMILY, 13).into_font();
+    let label_px = groups
+        .iter()
+        .map(|(n, _)| label_font.box_size(n).map(|b| b.0))
+        .try_fold(0, |m, w| w.map(|w| m.max(w)))
+        .map_err(|e| plot_err(path, e))?;
+    let rotate = label_px + 12 > (width - 200) / ng as u32;
+    let x_label_px = if rotate { label_px + 20 } else { 32 };
+    let rotated_style = TextStyle::from(label_font.clone().transform(FontTransform::Rotate90))
+        .pos(Pos::new(HPos::Left, VPos::Center));
+    let label_style = TextStyle::from(label_font).pos(Pos::new(HPos::Center, VPos::Top));
+    let legend_font = (FAMILY, 15).into_font();
+    let legend: Vec<String> = table
+        .columns
+        .iter()
+        .map(|c| format!("{c} − {}", table.baseline))
+        .collect();
+    let longest = legend
+        .iter()
+        .map(|n| legend_font.box_size(n).map(|b| b.0 as i32))
+        .try_fold(0, |m, w| w.map(|w| m.max(w)))
+        .map_err(|e| plot_err(path, e))?;
+    let col_w = longest + 22 + 28;
+    let cols = ((width as i32 - 80) / col_w).clamp(1, nc.max(1) as i32) as usize;
+    let legend_rows = nc.div_ceil(cols).max(1) as u32;
+    let plot_h = 500 + x_label_px;
+    let height = plot_h + 24 * legend_rows + 16;
+    let star_font = (FAMILY, 16).into_font();
+    // Above the interval of a positive difference, below that of a negative one.
+    let star_above = TextStyle::from(star_font.clone()).pos(Pos::new(HPos::Center, VPos::Bottom));
+    let star_below = TextStyle::from(star_font).pos(Pos::new(HPos::Center, VPos::Top));
+    // Tick labels without a "-0.00".
+    let tick = |v: &f64| format!("{:.2}", if v.abs() < 1e-9 { 0.0 } else { *v });
+    write_png(path, (width, height), |root| {
+        let (plot_area, legend_area) = root.split_vertically(plot_h);
+        let mut chart = ChartBuilder::on(&plot_area)
+            .margin(14)
+            .caption(
+                format!(
+                    "held-out {metric}: difference to {}, paired patient-bootstrap interval \
+                     (* excludes 0)",
+                    table.baseline
+                ),
+                (FAMILY, 20),
+            )
+            .x_label_area_size(x_label_px)
+            .y_label_area_size(70)
+            .right_y_label_area_size(50)
+            .build_cartesian_2d(0f64..ng as f64, y0..y1)
+            .map_err(|e| plot_err(path, e))?
+            .set_secondary_coord(0f64..ng as f64, y0..y1);
+        let names: Vec<String> = groups.iter().map(|(n, _)| (*n).to_owned()).collect();
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(ng * 2 + 1)
+            .x_label_formatter(&|x| {
+                let i = (x - 0.5).round();
+                if !rotate && (x - 0.5 - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < names.len() {
+                    names[i as usize].clone()
+                } else {
+                    String::new()
+                }
+            })
+            .y_max_light_lines(1)
+            .y_label_formatter(&tick)
+            .y_desc(format!("Δ {metric} vs {}", table.baseline))
+            .label_style((FAMILY, 13))
+            .x_label_style(label_style)
+            .axis_desc_style((FAMILY, 15))
+            .draw()
+            .map_err(|e| plot_err(path, e))?;
+        chart
+            .configure_secondary_axes()
+            .y_label_formatter(&tick)
+            .label_style((FAMILY, 13))
+            .draw()
+            .map_err(|e| plot_err(path, e))?;
+        if rotate {
+            for (g, name) in names.iter().enumerate() {
+                let (px, py) = chart.backend_coord(&(g as f64 + 0.5, y0));
+                plot_area
+                    .draw(&Text::new(
+                        name.clone(),
+                        (px, py + 8),
+                        rotated_style.clone(),
+                    ))
+                    .map_err(|e| plot_err(path, e))?;
+            }
+        }
+        // The `mean` group is set apart by a thin vertical line.
+        debug_assert_eq!(names.last().map(String::as_str), Some(MEAN_ROW));
+        let sep = (ng - 1) as f64;
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(sep, y0), (sep, y1)],
+                RGBColor(160, 160, 160).stroke_width(1),
+            )))
+            .map_err(|e| plot_err(path, e))?;
+        let bar_w = 0.8 / nc.max(1) as f64;
+        let clip = |v: f64| v.clamp(y0, y1);
+        for c in 0..nc {
+            let fill = colour(c);
+            let mut bars = Vec::new();
+            let mut whiskers = Vec::new();
+            let mut stars = Vec::new();
+            for (g, (_, row)) in groups.iter().enumerate() {
+                let cell = &row[c];
+                if !cell.delta.is_finite() {
+                    continue;
+                }
+                let x0 = g as f64 + 0.1 + c as f64 * bar_w;
+                let xc = x0 + bar_w * 0.45;
+                bars.push(Rectangle::new(
+                    [(x0, 0.0), (x0 + bar_w * 0.9, clip(cell.delta))],
+                    fill.filled(),
+                ));
+                let (lo, hi) = (cell.ci.lo, cell.ci.hi);
+                if lo.is_finite() && hi.is_finite() {
+                    whiskers.push(PathElement::new(
+                        vec![(xc, clip(lo)), (xc, clip(hi))],
+                        BLACK.stroke_width(1),
+                    ));
+                    let cap = bar_w * 0.25;
+                    for end in [lo, hi] {
+                        whiskers.push(PathElement::new(
+                            vec![(xc - cap, clip(end)), (xc + cap, clip(end))],
+                            BLACK.stroke_width(1),
+                        ));
+                    }
+                    if cell.excludes_zero() {
+                        stars.push(if cell.delta >= 0.0 {
+                            Text::new("*", (xc, clip(hi.max(cell.delta))), star_above.clone())
+                        } else {
+                            Text::new("*", (xc, clip(lo.min(cell.delta))), star_below.clone())
+                        });
+                    }
+                }
+            }
+            chart.draw_series(bars).map_err(|e| plot_err(path, e))?;
+            chart.draw_series(whiskers).map_err(|e| plot_err(path, e))?;
+            chart.draw_series(stars).map_err(|e| plot_err(path, e))?;
+        }
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(0.0, 0.0), (ng as f64, 0.0)],
+                BLACK.stroke_width(2),
+            )))
+            .map_err(|e| plot_err(path, e))?;
+        let any_defined = groups
+            .iter()
+            .flat_map(|(_, r)| r.iter())
+            .any(|c| c.delta.is_finite());
+        if !any_defined {
+            let note = if nc == 0 {
+                "no column besides the baseline"
+            } else {
+                "no defined difference in this table"
+            };
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    note,
+                    (0.02 * ng as f64, y0 + 0.7 * (y1 - y0)),
+                    (FAMILY, 20),
+                )))
+                .map_err(|e| plot_err(path, e))?;
+        }
+        for (c, name) in legend.iter().enumerate() {
+            let (r, k) = ((c / cols) as i32, (c % cols) as i32);
+            let (x, y) = (60 + k * col_w, 4 + r * 24);
+            legend_area
+                .draw(&Rectangle::new(
+                    [(x, y + 3), (x + 16, y + 19)],
+                    colour(c).filled(),
                 ))
                 .map_err(|er| plot_err(path, er))?;
             legend_area

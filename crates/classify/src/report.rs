@@ -17,6 +17,9 @@
 //!   (3 decimals; just `mean` with one seed; `n/a` when undefined in every seed); the CSV has
 //!   `structure` then, per experiment, `<experiment>` (mean), `<experiment>_sd` and
 //!   `<experiment>_n` (number of seeds with a defined value).
+//!
+//! The grid's tables with patient-bootstrap intervals pooled over seeds and the paired
+//! differences against a baseline are built from the runs' predictions by [`crate::tables`].
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
