@@ -10,8 +10,8 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use twinscan_classify::ClassifyError;
-use twinscan_classify::metrics::MeanSd;
-use twinscan_classify::plot::{Panel, Series, plot_curves, plot_table};
+use twinscan_classify::metrics::{Interval, MeanSd};
+use twinscan_classify::plot::{Panel, Series, plot_curves, plot_table, plot_table_with_intervals};
 use twinscan_classify::report::{ResultTable, TableMetric};
 
 /// The first colours the charts assign (series / experiments 0, 1, 2): matplotlib's tab10.
@@ -408,4 +408,36 @@ fn empty_input_and_missing_folders_are_errors() {
         "{msg}"
     );
     assert!(!missing.exists());
+}
+
+#[test]
+fn interval_bars_are_grey_and_only_where_defined() {
+    const GREY: [u8; 3] = [90, 90, 90];
+    let tmp = tempfile::tempdir().unwrap();
+    let t = table(&["a", "b"], &["Brain", "Lens_L"], |i, j| {
+        MeanSd::of(&[0.4 + 0.1 * i as f64 + 0.2 * j as f64, 0.5])
+    });
+    let iv = |lo: f64, hi: f64| Interval { lo, hi };
+    let none = tmp.path().join("none.png");
+    plot_table(&none, &t).unwrap();
+    // Anti-aliased text may hit the grey on a few pixels.
+    let n_none = Image::read(&none).count(GREY);
+    assert!(n_none < 50, "{n_none}");
+    let all = tmp.path().join("all.png");
+    let wide = vec![vec![iv(0.1, 0.9); 2]; 2];
+    plot_table_with_intervals(&all, &t, &wide, "bootstrap 95% interval").unwrap();
+    let n_all = Image::read(&all).count(GREY);
+    assert!(n_all > n_none + 4 * 2 * 200, "{n_all}");
+    // One undefined interval draws one bar fewer.
+    let mut some = wide.clone();
+    some[1][0] = Interval::NAN;
+    let one_less = tmp.path().join("one_less.png");
+    plot_table_with_intervals(&one_less, &t, &some, "bootstrap 95% interval").unwrap();
+    let n = Image::read(&one_less).count(GREY);
+    assert!(n < n_all - 2 * 200 && n > 3 * 2 * 200, "{n} vs {n_all}");
+    // Wrong shape: an error naming the file, nothing written.
+    let bad = tmp.path().join("bad.png");
+    let e = plot_table_with_intervals(&bad, &t, &wide[..1], "x").unwrap_err();
+    assert!(matches!(e, ClassifyError::Plot { .. }) && e.to_string().contains("bad.png"));
+    assert!(!bad.exists());
 }
