@@ -294,27 +294,25 @@ fn plan_hash<T: Serialize>(config: &T, fingerprint: &str) -> String {
     d[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The fingerprint of a prepared dataset: the `fingerprint` that `prepare` records in
-/// `dataset.json` (a hash of `labels.csv` and the dataset's settings); for a dataset prepared
-/// before fingerprints existed, the SHA-256 of `labels.csv` followed by `dataset.json`.
+/// The fingerprint of a prepared dataset, as every run records it
+/// (`twinscan_data::prepared::Prepared::fingerprint`): the `fingerprint` that `prepare` wrote
+/// into `dataset.json` (a hash of `labels.csv` and the dataset's settings), or the same hash
+/// computed for a dataset prepared before fingerprints were recorded.
 ///
 /// # Errors
 /// [`ExperimentError::Io`] / [`ExperimentError::Grid`] naming the unreadable file.
 pub fn dataset_fingerprint(data: &Path) -> Result<String> {
-    let read = |name: &str| {
-        let path = data.join(name);
-        fs::read(&path).map_err(|source| ExperimentError::Io { path, source })
-    };
-    let json = read("dataset.json")?;
+    let path = data.join("dataset.json");
+    let json = fs::read(&path).map_err(|source| ExperimentError::Io {
+        path: path.clone(),
+        source,
+    })?;
     let value: serde_json::Value = serde_json::from_slice(&json)
-        .map_err(|e| grid_err(&data.join("dataset.json"), format!("not valid JSON: {e}")))?;
+        .map_err(|e| grid_err(&path, format!("not valid JSON: {e}")))?;
     if let Some(f) = value.get("fingerprint").and_then(|f| f.as_str()) {
         return Ok(f.to_string());
     }
-    let mut h = Sha256::new();
-    h.update(read("labels.csv")?);
-    h.update(&json);
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    twinscan_data::prepared::compute_fingerprint(data).map_err(|e| grid_err(&path, e.to_string()))
 }
 
 impl GridFile {
@@ -667,12 +665,17 @@ pub fn run_grid(
     })?;
     let grid_path = grid.out.join("grid.json");
     let json = serde_json::to_vec_pretty(grid).map_err(|e| grid_err(&grid_path, e.to_string()))?;
-    twinscan_classify::report::write_atomic(&grid_path, |w| {
-        use std::io::Write;
-        w.write_all(&json)
-            .map_err(|e| twinscan_classify::ClassifyError::io(&grid_path, e))
-    })
-    .map_err(tables_err)?;
+    // Written under a temporary name and renamed: never half a plan beside the results.
+    let tmp = grid.out.join(format!(".grid.json.tmp-{}", std::process::id()));
+    fs::write(&tmp, json)
+        .and_then(|()| fs::rename(&tmp, &grid_path))
+        .map_err(|source| {
+            let _ = fs::remove_file(&tmp);
+            ExperimentError::Io {
+                path: grid_path.clone(),
+                source,
+            }
+        })?;
 
     let (mut executed, mut cached) = (0, 0);
     let n_runs = grid.runs.len();
