@@ -311,19 +311,8 @@ fn a_reprepared_dataset_or_changed_grid_reruns_what_changed() {
 }
 
 fn assert_no_patient_in_two_splits(data: &twinscan_data::prepared::Prepared) {
-    use std::collections::HashMap;
-    use twinscan_data::split::Split;
-    let mut seen: HashMap<String, Split> = HashMap::new();
-    for split in [Split::Train, Split::Val, Split::Test] {
-        for i in data.indices(split) {
-            let p = data.patient(i).to_string();
-            let prev = seen.insert(p.clone(), split);
-            assert!(
-                prev.is_none() || prev == Some(split),
-                "patient {p} is in {prev:?} and {split:?}"
-            );
-        }
-    }
+    let leaks = data.patients_in_several_splits();
+    assert!(leaks.is_empty(), "patients in two splits: {leaks:?}");
 }
 
 #[test]

@@ -464,6 +464,30 @@ impl Runner<'_> {
         })
     }
 
+    /// The slices `chunk` through view 0 of `pipeline` (the classification stream of the
+    /// run's seed, keyed by `epoch` and slice), as an `N×C×H×W` batch on `device`.
+    fn batch(
+        &self,
+        chunk: &[usize],
+        pipeline: &Pipeline,
+        epoch: u64,
+        device: &Device,
+        context: &str,
+    ) -> Result<Tensor<4>> {
+        let s = self.data.size();
+        let (h, w) = pipeline.output_shape(s, s)?;
+        let c = pipeline.channels;
+        let inputs = self.inputs(self.data, chunk);
+        let keys: Vec<u64> = chunk.iter().map(|&i| i as u64).collect();
+        let mut buf = vec![0.0f32; chunk.len() * c * h * w];
+        let stream = Stream::classify(self.cfg.seed);
+        pipeline.batch(&inputs, stream, epoch, &keys, 0, &mut buf)?;
+        image_batch(&buf, [chunk.len(), c, h, w], device).map_err(|source| ClassifyError::Model {
+            context: context.into(),
+            source,
+        })
+    }
+
     /// [`FrozenBn::Recalibrate`]: one pass over `idx` (no augmentation) with the encoder's
     /// BatchNorm in train mode and no gradient, re-estimating its running statistics; then
     /// the encoder is frozen (eval-mode BatchNorm) for the head's training.
@@ -474,23 +498,11 @@ impl Runner<'_> {
         pipeline: &Pipeline,
         device: &Device,
     ) -> Result<Classifier> {
-        let s = self.data.size();
-        let (h, w) = pipeline.output_shape(s, s)?;
-        let c = pipeline.channels;
         for chunk in idx.chunks(self.cfg.batch_size) {
             if chunk.len() < 2 {
                 continue;
             }
-            let inputs = self.inputs(self.data, chunk);
-            let keys: Vec<u64> = chunk.iter().map(|&i| i as u64).collect();
-            let mut buf = vec![0.0f32; chunk.len() * c * h * w];
-            pipeline.batch(&inputs, Stream::classify(self.cfg.seed), 0, &keys, 0, &mut buf)?;
-            let x = image_batch(&buf, [chunk.len(), c, h, w], device).map_err(|source| {
-                ClassifyError::Model {
-                    context: "recalibration batch".into(),
-                    source,
-                }
-            })?;
+            let x = self.batch(chunk, pipeline, 0, device, "recalibration batch")?;
             // Only the running statistics are wanted: the features are dropped.
             let _ = model.encoder.forward_features(x);
         }
@@ -506,22 +518,10 @@ impl Runner<'_> {
         device: &Device,
     ) -> Result<Evaluation> {
         let model = model.valid();
-        let s = self.data.size();
-        let (h, w) = pipeline.output_shape(s, s)?;
-        let c = pipeline.channels;
         let mut probs = Vec::with_capacity(idx.len() * self.structures);
         let mut loss_sum = 0.0;
         for chunk in idx.chunks(self.cfg.eval_batch_size) {
-            let inputs = self.inputs(self.data, chunk);
-            let keys: Vec<u64> = chunk.iter().map(|&i| i as u64).collect();
-            let mut buf = vec![0.0f32; chunk.len() * c * h * w];
-            pipeline.batch(&inputs, Stream::classify(self.cfg.seed), 0, &keys, 0, &mut buf)?;
-            let x = image_batch(&buf, [chunk.len(), c, h, w], device).map_err(|source| {
-                ClassifyError::Model {
-                    context: "evaluation batch".into(),
-                    source,
-                }
-            })?;
+            let x = self.batch(chunk, pipeline, 0, device, "evaluation batch")?;
             let logits = model.forward(x);
             let l = self
                 .loss(logits.clone(), self.labels(chunk, device)?)?
@@ -705,10 +705,6 @@ fn run_into(
     if cfg.mode == Mode::Frozen && cfg.frozen_bn == FrozenBn::Recalibrate {
         model = runner.recalibrate(model, train, &eval_pipe, &ad)?;
     }
-    let s = data.size();
-    let (h, w) = train_pipe.output_shape(s, s)?;
-    let c = train_pipe.channels;
-
     on_event(Event::Started {
         epochs: cfg.epochs,
         steps_per_epoch,
@@ -728,16 +724,7 @@ fn run_into(
             if chunk.len() < 2 {
                 break;
             }
-            let inputs = runner.inputs(data, chunk);
-            let keys: Vec<u64> = chunk.iter().map(|&i| i as u64).collect();
-            let mut buf = vec![0.0f32; chunk.len() * c * h * w];
-            train_pipe.batch(&inputs, Stream::classify(cfg.seed), epoch, &keys, 0, &mut buf)?;
-            let x = image_batch(&buf, [chunk.len(), c, h, w], &ad).map_err(|source| {
-                ClassifyError::Model {
-                    context: "training batch".into(),
-                    source,
-                }
-            })?;
+            let x = runner.batch(chunk, &train_pipe, epoch, &ad, "training batch")?;
             let loss = runner.loss(model.forward(x), runner.labels(chunk, &ad)?)?;
             let value = loss.clone().into_scalar::<f32>() as f64;
             if !value.is_finite() {

@@ -522,6 +522,21 @@ impl Prepared {
             .collect()
     }
 
+    /// Patients whose slices lie in more than one split (empty for every dataset `prepare`
+    /// writes: the split is by patient). A check for datasets assembled by other means.
+    pub fn patients_in_several_splits(&self) -> Vec<String> {
+        let mut first: std::collections::HashMap<&str, Split> = std::collections::HashMap::new();
+        let mut leaks = std::collections::BTreeSet::new();
+        for i in 0..self.rows.len() {
+            let p = self.patient(i);
+            let s = self.rows[i].split;
+            if *first.entry(p).or_insert(s) != s {
+                leaks.insert(p.to_string());
+            }
+        }
+        leaks.into_iter().collect()
+    }
+
     /// Iterates `(index, image, labels)` over one split side.
     pub fn iter_split(&self, split: Split) -> impl Iterator<Item = (usize, &[u8], &[i8])> + '_ {
         (0..self.rows.len())
