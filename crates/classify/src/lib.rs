@@ -10,8 +10,11 @@
 //! - [`plot`]: PNG charts of training curves and result tables (plotters, bundled font);
 //! - [`classifier`]: ResNet encoder + head, built from a serialisable config;
 //! - [`train`]: one run on a prepared dataset: train split (augmented), model selection on
-//!   validation, held-out test metrics, predictions and curves, written atomically.
+//!   validation, held-out test metrics, predictions and curves, written atomically;
+//! - [`artifact`]: the selected model as `model.safetensors` (torchvision keys + head, with
+//!   the preprocessing in its metadata), written and read back.
 
+pub mod artifact;
 pub mod classifier;
 pub mod error;
 pub mod head;
