@@ -12,6 +12,10 @@
 //! - [`meta`]: what a weight file records about its inputs (safetensors metadata).
 //! - [`image_batch`]: an `N×C×H×W` f32 buffer → `Tensor<4>`.
 //!
+//! The main path: [`ResNetConfig::init`] on a [`DeviceSpec`]'s device, then [`weights::load`]
+//! (example in [`weights`]) or training; [`weights::export_encoder_safetensors`] writes it back
+//! for torchvision.
+//!
 //! Freezing uses burn's `Module::freeze()`: parameters stop requiring gradients and every
 //! BatchNorm switches to its running statistics.
 

@@ -15,6 +15,9 @@
 //!   exported with torchvision key names and its inputs in the metadata ([`encoder_meta`]).
 //!   [`PretrainConfig`] holds every setting.
 //!
+//! The main path is [`pretrain::pretrain`] (example in its module documentation): a prepared
+//! dataset in, checkpoints, `log.jsonl` and `encoder.safetensors` out.
+//!
 //! All tensors are `burn::tensor::Tensor<D>` on a run-time [`burn::tensor::Device`]
 //! (`Device::flex()` on the CPU; `.autodiff()` for training).
 
