@@ -5,8 +5,8 @@ Works on both kinds of run folder: a pretraining (`log.jsonl` with one "step" li
 optimiser step, one "epoch" line per epoch and an optional "knn_init" line) and a
 classification run (one line per epoch). Every numeric field becomes a scalar tag
 (`step/loss`, `step/lr_weights`, `epoch/mean_loss`, `epoch/knn/mean_macro_f1`,
-`epoch/val_macro_f1`, ...), indexed by optimiser step for step lines and by epoch for
-epoch lines.
+`epoch/val_macro_f1`, ...), indexed by optimiser steps done for step lines and by epochs
+done for epoch lines (the kNN probe before training sits at epoch 0).
 
     python3 -m venv .venv-tb && .venv-tb/bin/pip install tensorboard
     .venv-tb/bin/python scripts/log_to_tensorboard.py RUN_DIR [--out RUN_DIR/tensorboard]
@@ -63,13 +63,13 @@ def main() -> int:
                 continue
             kind = rec.pop("kind", None)
             if kind == "step":
-                x, group = int(rec.pop("step")), "step"
+                x, group = int(rec.pop("step")) + 1, "step"
                 rec.pop("epoch", None)
             elif kind == "knn_init":
                 x, group = 0, "epoch"
             else:
                 # Pretraining epoch lines (kind "epoch") and classification epoch lines.
-                x, group = int(rec.pop("epoch")), "epoch"
+                x, group = int(rec.pop("epoch")) + 1, "epoch"
                 rec.pop("step", None)
             pairs = []
             flatten("", rec, pairs)
