@@ -317,7 +317,24 @@ fn a_pretrained_encoder_records_what_it_expects() {
         device: Device::flex(),
         resume: false,
     };
-    let summary = twinscan_ssl::pretrain::pretrain(&run, &mut |_| {}).unwrap();
+    // Through the facade: curves.png is drawn at the checkpoint.
+    let mut checkpoints = 0;
+    let summary = twinscan::pretrain_curves::pretrain_with_curves(&run, 1, &mut |e| {
+        if let twinscan_ssl::pretrain::Event::Checkpoint(_) = e {
+            checkpoints += 1
+        }
+    })
+    .unwrap();
+    assert_eq!(checkpoints, 1);
+    let png = fs::read(out.join(twinscan::pretrain_curves::CURVES)).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    // A log without a step yet is an error naming the chart, and leaves no file.
+    let empty = tmp.path().join("empty-run");
+    fs::create_dir_all(&empty).unwrap();
+    fs::write(empty.join("log.jsonl"), "").unwrap();
+    let e = twinscan::pretrain_curves::draw_pretrain_curves(&empty).unwrap_err();
+    assert!(e.to_string().contains("curves.png"), "{e}");
+    assert_eq!(fs::read_dir(&empty).unwrap().count(), 1);
     let enc = summary.encoder.unwrap();
     let m = twinscan_ssl::encoder_meta::read_encoder_meta(&enc).unwrap();
     assert_eq!(m.format, "twinscan-encoder");
