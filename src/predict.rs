@@ -244,6 +244,14 @@ fn discover(root: &Path, layout: Option<InputLayout>) -> Result<Vec<Source>, Dat
         None => top_level_volumes(root)?,
         Some(InputLayout::Dataset(_)) => Vec::new(),
     };
+    if layout.is_none() && !volumes.is_empty() && layout::discover(root, None).is_ok() {
+        return Err(DataError::Layout {
+            path: root.to_path_buf(),
+            detail: "holds both CT volume files and scan folders: pass --layout volumes or the \
+                     folders' layout"
+                .into(),
+        });
+    }
     if layout == Some(InputLayout::Volumes) || !volumes.is_empty() {
         if volumes.is_empty() {
             return Err(DataError::Layout {

@@ -193,6 +193,20 @@ fn a_run_s_model_predicts_new_scans_and_its_encoder_embeds_the_dataset() {
         flat_rows, fresh_rows,
         "the same CT as a bare file predicts the same"
     );
+    // Volume files beside scan folders: ambiguous without --layout.
+    let first = dirs[0].file_name().unwrap().to_string_lossy().into_owned();
+    fs::copy(flat.join(format!("{first}.nrrd")), fresh.join("extra.nrrd")).unwrap();
+    let e = predict(
+        &PredictOptions::new(&run, &fresh, &out_flat),
+        &device,
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("--layout"), "{e}");
+    let mut opts = PredictOptions::new(&run, &fresh, tmp.path().join("one.csv"));
+    opts.layout = Some(InputLayout::Volumes);
+    assert_eq!(predict(&opts, &device, &mut |_| {}).unwrap().scans, 1);
+    fs::remove_file(fresh.join("extra.nrrd")).unwrap();
 
     let dicom = tmp.path().join("dicom");
     let one = SynthConfig {
