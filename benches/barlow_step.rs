@@ -30,6 +30,8 @@ use twinscan_ssl::{
     BarlowTwinsLossConfig, BarlowTwinsModel, LarsConfig, Trainer, clip_global_norm,
 };
 
+mod common;
+
 struct Settings {
     steps: usize,
     batch: usize,
@@ -46,7 +48,15 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     }
 }
 
-fn settings() -> Settings {
+fn settings(smoke: bool) -> Settings {
+    if smoke {
+        return Settings {
+            steps: 1,
+            batch: 2,
+            size: 32,
+            projector: "512-64-64".into(),
+        };
+    }
     Settings {
         steps: env_or("BARLOW_BENCH_STEPS", 3usize).max(1),
         batch: env_or("BARLOW_BENCH_BATCH", 64usize),
@@ -156,7 +166,8 @@ fn run_phase(phase: &str, s: &Settings) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let s = settings();
+    let smoke = common::smoke_test();
+    let s = settings(smoke);
     if let Some(i) = args.iter().position(|a| a == "--phase") {
         run_phase(&args[i + 1], &s);
         return;
@@ -171,7 +182,7 @@ fn main() {
     let mut lines = Vec::new();
     for phase in ["full", "projector"] {
         let out = Command::new(&exe)
-            .args(["--phase", phase])
+            .args(["--phase", phase, if smoke { "--test" } else { "--bench" }])
             .stderr(std::process::Stdio::inherit())
             .output()
             .expect("re-run the bench binary");
@@ -182,7 +193,11 @@ fn main() {
                 .map(String::from),
         );
     }
-    let threads = std::env::var("BARLOW_BENCH_TORCH_THREADS").unwrap_or_else(|_| "1,2".into());
+    let threads = if smoke {
+        String::new()
+    } else {
+        std::env::var("BARLOW_BENCH_TORCH_THREADS").unwrap_or_else(|_| "1,2".into())
+    };
     let python = std::env::var("TWINSCAN_TORCH_PYTHON")
         .unwrap_or_else(|_| "/work/venvs/torch/bin/python".into());
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/bench_barlow_torch.py");

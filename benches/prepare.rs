@@ -20,6 +20,8 @@ use std::time::Instant;
 use twinscan_data::prepare::{PrepareConfig, prepare};
 use twinscan_data::synth::{SynthConfig, SynthFormat, synthesise_ct_for_masks, write_cohort};
 
+mod common;
+
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
@@ -104,14 +106,29 @@ fn python_side(
 }
 
 fn main() {
-    let repeat = env_usize("PREPARE_BENCH_REPEAT", 3);
+    let smoke = common::smoke_test();
+    let repeat = if smoke {
+        1
+    } else {
+        env_usize("PREPARE_BENCH_REPEAT", 3)
+    };
     let keep = std::env::var("PREPARE_BENCH_DIR").ok().map(PathBuf::from);
     let tmp = tempfile::tempdir().expect("temp dir");
     let work = keep.clone().unwrap_or_else(|| tmp.path().to_path_buf());
     std::fs::create_dir_all(&work).expect("work dir");
-    let python = std::env::var("PREPARE_ANCHOR_PYTHON").ok();
+    let python = std::env::var("PREPARE_ANCHOR_PYTHON")
+        .ok()
+        .filter(|_| !smoke);
 
-    let synth = SynthConfig::default(); // 6 scans, 256 x 256, 2.5 mm
+    let synth = if smoke {
+        SynthConfig {
+            scans: 2,
+            size: 64,
+            ..SynthConfig::default()
+        }
+    } else {
+        SynthConfig::default() // 6 scans, 256 x 256, 2.5 mm
+    };
     let mut cohorts: Vec<(String, PathBuf, &str)> = Vec::new();
     for (name, format) in [
         ("synthetic NRRD", SynthFormat::Nrrd),
@@ -132,7 +149,10 @@ fn main() {
             layout,
         ));
     }
-    if let Ok(shared) = std::env::var("TWINSCAN_SHARED_DATA") {
+    if let Some(shared) = std::env::var("TWINSCAN_SHARED_DATA")
+        .ok()
+        .filter(|_| !smoke)
+    {
         let n = env_usize("PREPARE_BENCH_DEEPMIND_SCANS", 8);
         let dir = work.join(format!("deepmind_{n}"));
         if !dir.exists() {

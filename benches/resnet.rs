@@ -27,6 +27,8 @@ use twinscan_models::burn::optim::{GradientsParams, SgdConfig};
 use twinscan_models::burn::tensor::{Device, Distribution, Tensor};
 use twinscan_models::{DeviceSpec, ResNet, ResNetConfig};
 
+mod common;
+
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
@@ -357,10 +359,17 @@ fn bench_ops(spec: DeviceSpec, batch: usize, size: usize, iters: usize) {
 }
 
 fn main() {
-    let batch = env_usize("TWINSCAN_BENCH_BATCH", 32);
-    let size = env_usize("TWINSCAN_BENCH_SIZE", 128);
-    let iters = env_usize("TWINSCAN_BENCH_ITERS", 5).max(1);
-    let warmup = env_usize("TWINSCAN_BENCH_WARMUP", 2);
+    let smoke = common::smoke_test();
+    let (batch, size, iters, warmup) = if smoke {
+        (2, 32, 1, 0)
+    } else {
+        (
+            env_usize("TWINSCAN_BENCH_BATCH", 32),
+            env_usize("TWINSCAN_BENCH_SIZE", 128),
+            env_usize("TWINSCAN_BENCH_ITERS", 5).max(1),
+            env_usize("TWINSCAN_BENCH_WARMUP", 2),
+        )
+    };
     // `TWINSCAN_BENCH_DEVICES=flex,tch` benches several backends side by side in one run;
     // otherwise the one device of `TWINSCAN_DEVICE` (default flex).
     let specs: Vec<DeviceSpec> = match std::env::var("TWINSCAN_BENCH_DEVICES") {
@@ -380,7 +389,7 @@ fn main() {
         std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "unset".into()),
         loadavg()
     );
-    if std::env::var("TWINSCAN_BENCH_OPS").is_ok_and(|v| v == "1") {
+    if !smoke && std::env::var("TWINSCAN_BENCH_OPS").is_ok_and(|v| v == "1") {
         bench_ops(specs[0], batch, size, iters);
     }
     let burn: Vec<(DeviceSpec, Timing, Timing)> = specs
@@ -391,7 +400,7 @@ fn main() {
         })
         .collect();
     let torch = match std::env::var("TWINSCAN_TORCH_PYTHON") {
-        Ok(py) if !py.is_empty() => bench_torch(&py, batch, size, warmup, iters),
+        Ok(py) if !py.is_empty() && !smoke => bench_torch(&py, batch, size, warmup, iters),
         _ => Vec::new(),
     };
     let reference = torch.iter().find(|r| r.threads == 2);

@@ -6,15 +6,17 @@
 //! [--resume]`
 //!
 //! `--out` receives `config.json`, `log.jsonl` (one line per step and per epoch),
-//! `checkpoints/epoch-NNNN/` (every epoch, atomic) and, at the end, `encoder.safetensors`
-//! with torchvision key names. Interrupt it and run the same command with `--resume`.
+//! `checkpoints/epoch-NNNN/` (every epoch, atomic), `curves.png` (redrawn at every
+//! checkpoint) and, at the end, `encoder.safetensors` with torchvision key names and its
+//! inputs in the metadata. Interrupt it and run the same command with `--resume`.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
+use twinscan::pretrain_curves::pretrain_with_curves;
 use twinscan_ssl::cli::PretrainArgs;
-use twinscan_ssl::pretrain::{Event, PretrainRun, RunFile, files, pretrain_until};
+use twinscan_ssl::pretrain::{Event, PretrainRun, RunFile, files};
 
 fn main() -> ExitCode {
     match run(PretrainArgs::parse()) {
@@ -68,7 +70,7 @@ fn run(args: PretrainArgs) -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let stop = args.stop_after.unwrap_or(run.config.epochs);
-    let summary = pretrain_until(&run, stop, &mut |event| match event {
+    let summary = pretrain_with_curves(&run, stop, &mut |event| match event {
         Event::Started {
             epochs,
             steps_per_epoch,

@@ -809,12 +809,17 @@ fn ensure_pretrained(
         device: device.clone(),
         resume: plan.dir.join(pretrain::files::CONFIG).is_file(),
     };
-    pretrain::pretrain(&run, &mut |e| on_event(GridEvent::Pretrain(e))).map_err(|source| {
-        ExperimentError::Pretrain {
-            dir: plan.dir.clone(),
-            source: Box::new(source),
-        }
-    })?;
+    // `curves.png` redrawn at every checkpoint (a chart error comes after the pretraining).
+    let to_grid = &mut |e: pretrain::Event<'_>| on_event(GridEvent::Pretrain(e));
+    crate::pretrain_curves::pretrain_with_curves(&run, run.config.epochs, to_grid).map_err(
+        |e| match e {
+            crate::pretrain_curves::CurvesError::Pretrain(source) => ExperimentError::Pretrain {
+                dir: plan.dir.clone(),
+                source: Box::new(source),
+            },
+            crate::pretrain_curves::CurvesError::Curves(c) => tables_err(c),
+        },
+    )?;
     Ok(())
 }
 

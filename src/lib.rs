@@ -12,9 +12,13 @@
 //! | [`classify`] | `twinscan-classify` | yes |
 //!
 //! With the `train` feature, [`experiment`] runs a TOML grid of pretrainings and
-//! classification runs (the `experiment` and `quickstart` examples).
+//! classification runs (the `experiment` and `quickstart` examples), [`predict`] runs a saved
+//! classifier on new scans and [`embed`] exports an encoder's features of a prepared dataset.
 
 pub use twinscan_augment as augment;
+
+mod input;
+pub use input::slice_input;
 #[cfg(feature = "train")]
 pub use twinscan_classify as classify;
 pub use twinscan_data as data;
@@ -24,6 +28,12 @@ pub use twinscan_models as models;
 pub use twinscan_ssl as ssl;
 
 #[cfg(feature = "train")]
+pub mod embed;
+#[cfg(feature = "train")]
 pub mod experiment;
+#[cfg(feature = "train")]
+pub mod predict;
+#[cfg(feature = "train")]
+pub mod pretrain_curves;
 #[cfg(feature = "train")]
 pub mod progress;

@@ -13,8 +13,15 @@
 //!   font);
 //! - [`classifier`]: ResNet encoder + head, built from a serialisable config;
 //! - [`train`]: one run on a prepared dataset: train split (augmented), model selection on
-//!   validation, held-out test metrics, predictions and curves, written atomically.
+//!   validation, held-out test metrics, predictions and curves, written atomically;
+//! - [`artifact`]: the selected model as `model.safetensors` (torchvision keys + head, with
+//!   the preprocessing in its metadata), written and read back.
+//!
+//! The main path: [`train::train_and_evaluate`] on a prepared dataset writes a run folder with
+//! held-out metrics and `model.safetensors`; [`artifact::load_model`] reads the model back.
+//! [`classifier`]'s documentation shows the model on its own.
 
+pub mod artifact;
 pub mod classifier;
 pub mod error;
 pub mod head;

@@ -774,6 +774,80 @@ pub fn plot_delta(path: &Path, table: &DeltaTable) -> Result<()> {
                 ))
                 .map_err(|er| plot_err(path, er))?;
         }
+
+/// One group of points of a scatter chart (one colour, one legend entry).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScatterGroup {
+    /// Legend label.
+    pub name: String,
+    /// Colour.
+    pub rgb: (u8, u8, u8),
+    /// Points.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// Writes a 900 × 800 PNG scatter chart of `groups` (drawn in order, so the last group is on
+/// top), with axis labels and a legend: e.g. the first two principal components of slice
+/// embeddings coloured by one structure's label.
+///
+/// # Errors
+/// [`ClassifyError::Plot`] naming `path` when no group has a finite point, the folder does
+/// not exist, or rendering fails. No file is left behind on error.
+pub fn plot_scatter(
+    path: &Path,
+    title: &str,
+    axes: (&str, &str),
+    groups: &[ScatterGroup],
+) -> Result<()> {
+    let finite = |g: &ScatterGroup| -> Vec<(f64, f64)> {
+        g.points
+            .iter()
+            .copied()
+            .filter(|p| p.0.is_finite() && p.1.is_finite())
+            .collect()
+    };
+    let all: Vec<(f64, f64)> = groups.iter().flat_map(finite).collect();
+    let (Some(xr), Some(yr)) = (
+        finite_range(all.iter().map(|p| p.0)),
+        finite_range(all.iter().map(|p| p.1)),
+    ) else {
+        return Err(plot_err(path, "no finite point to draw"));
+    };
+    write_png(path, (900, 800), |root| {
+        let root = root
+            .titled(title, (FAMILY, 22))
+            .map_err(|e| plot_err(path, e))?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(16)
+            .x_label_area_size(44)
+            .y_label_area_size(70)
+            .build_cartesian_2d(xr.0..xr.1, yr.0..yr.1)
+            .map_err(|e| plot_err(path, e))?;
+        chart
+            .configure_mesh()
+            .x_desc(axes.0)
+            .y_desc(axes.1)
+            .label_style((FAMILY, 14))
+            .axis_desc_style((FAMILY, 16))
+            .draw()
+            .map_err(|e| plot_err(path, e))?;
+        for g in groups {
+            let c = RGBColor(g.rgb.0, g.rgb.1, g.rgb.2);
+            let n = g.points.len();
+            chart
+                .draw_series(finite(g).into_iter().map(|p| Circle::new(p, 3, c.filled())))
+                .map_err(|e| plot_err(path, e))?
+                .label(format!("{} ({n})", g.name))
+                .legend(move |(x, y)| Circle::new((x + 8, y), 5, c.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .label_font((FAMILY, 14))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(|e| plot_err(path, e))?;
         Ok(())
     })
 }

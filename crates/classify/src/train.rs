@@ -12,6 +12,7 @@
 //! RUN/metrics.csv       structure,tn,fp,fn,tp,f1,f1_lo,f1_hi,auroc,auroc_lo,auroc_hi,n_known
 //! RUN/val_metrics.csv   the same on the validation split, selected epoch (no bootstrap)
 //! RUN/curves.png        loss and validation macro F1 per epoch
+//! RUN/model.safetensors the selected epoch's encoder + head with metadata (crate::artifact)
 //! RUN/result.json       RunResult: selected epoch, mean test F1/AUROC, seconds (written last)
 //! ```
 
@@ -798,6 +799,14 @@ fn run_into(
     let test_metrics = runner.samples(test, &ev.probs)?.evaluate(&cfg.metrics)?;
     write_metrics(&dir.join(files::METRICS), &test_metrics)?;
     write_curves(&dir.join(files::CURVES), &history, cfg)?;
+    crate::artifact::write_run_model(
+        dir,
+        data,
+        cfg,
+        &eval_pipe,
+        &best_model,
+        selected_epoch,
+    )?;
     let result = RunResult {
         selected_epoch,
         selection: cfg.selection,

@@ -9,7 +9,12 @@
 //!   `forward_features` → `[N, 512]` or `[N, 2048]`, optional linear head.
 //! - [`weights`]: torchvision `.pth` / `.safetensors` in, torchvision-named safetensors out.
 //! - [`ProjectorConfig`] / [`Projector`]: `512-8192-8192-8192` MLP heads.
+//! - [`meta`]: what a weight file records about its inputs (safetensors metadata).
 //! - [`image_batch`]: an `N×C×H×W` f32 buffer → `Tensor<4>`.
+//!
+//! The main path: [`ResNetConfig::init`] on a [`DeviceSpec`]'s device, then [`weights::load`]
+//! (example in [`weights`]) or training; [`weights::export_encoder_safetensors`] writes it back
+//! for torchvision.
 //!
 //! Freezing uses burn's `Module::freeze()`: parameters stop requiring gradients and every
 //! BatchNorm switches to its running statistics.
@@ -22,6 +27,7 @@ pub mod batch;
 pub mod device;
 pub mod error;
 pub mod init;
+pub mod meta;
 pub mod projector;
 pub mod resnet;
 pub mod weights;

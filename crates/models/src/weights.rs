@@ -243,6 +243,16 @@ where
 /// omitted (PyTorch fills it in). The file is written under a temporary name and renamed
 /// when complete; an existing file is replaced.
 pub fn export_encoder_safetensors(model: &ResNet, path: impl AsRef<Path>) -> Result<()> {
+    export_encoder_safetensors_with(model, path, &Default::default())
+}
+
+/// [`export_encoder_safetensors`] with `metadata` added to the file's `__metadata__` (see
+/// [`crate::meta`]).
+pub fn export_encoder_safetensors_with(
+    model: &ResNet,
+    path: impl AsRef<Path>,
+    metadata: &std::collections::BTreeMap<String, String>,
+) -> Result<()> {
     let path = path.as_ref();
     // `valid()` folds pending BatchNorm running-statistic updates into the saved values (burn's
     // `RunningState` keeps the newest update per thread until synced; a plain visit would
@@ -251,6 +261,9 @@ pub fn export_encoder_safetensors(model: &ResNet, path: impl AsRef<Path>) -> Res
     let mut store = SafetensorsStore::from_file(path)
         .with_to_adapter(BurnToPyTorchAdapter)
         .overwrite(true);
+    for (k, v) in metadata {
+        store = store.metadata(k, v);
+    }
     for (tv, ours) in TORCHVISION_REMAP {
         store = store.with_key_remapping(escape_dots(ours), *tv);
     }

@@ -12,7 +12,11 @@
 //! - [`pretrain`]: the loop over a prepared dataset ([`pretrain::pretrain`]): two views
 //!   augmented on a background thread ([`loader`]), atomic per-epoch [`checkpoint`]s,
 //!   bit-identical `resume` on the CPU, a JSON-lines log, the [`knn`] probe, and the encoder
-//!   exported with torchvision key names. [`PretrainConfig`] holds every setting.
+//!   exported with torchvision key names and its inputs in the metadata ([`encoder_meta`]).
+//!   [`PretrainConfig`] holds every setting.
+//!
+//! The main path is [`pretrain::pretrain`] (example in its module documentation): a prepared
+//! dataset in, checkpoints, `log.jsonl` and `encoder.safetensors` out.
 //!
 //! All tensors are `burn::tensor::Tensor<D>` on a run-time [`burn::tensor::Device`]
 //! (`Device::flex()` on the CPU; `.autodiff()` for training).
@@ -21,6 +25,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod clip;
 pub mod config;
+pub mod encoder_meta;
 pub mod error;
 pub mod knn;
 pub mod lars;

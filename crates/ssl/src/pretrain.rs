@@ -6,7 +6,8 @@
 //! OUT/log.jsonl                one StepRecord per step, one EpochRecord per epoch (and the
 //!                              kNN probe of the untrained encoder first, when the probe is on)
 //! OUT/checkpoints/epoch-NNNN/  model + optimizer + state, atomic (see `checkpoint`)
-//! OUT/encoder.safetensors      at the end: the encoder with torchvision key names
+//! OUT/encoder.safetensors      at the end: the encoder with torchvision key names, with
+//!                              its inputs in the metadata (crate::encoder_meta)
 //! ```
 //!
 //! ```no_run
@@ -304,7 +305,13 @@ impl Log {
 
 /// Pooled encoder features (`n × d`) of `indices`, through `pipeline` view 0 (no random
 /// transform in an eval pipeline), in eval mode on the plain device.
-fn features(
+/// The encoder's pooled features (`indices.len() × feature_dim`, row-major) of the prepared
+/// slices `indices` (first window), through `pipeline` (the evaluation one): what the kNN
+/// probe compares.
+///
+/// # Errors
+/// Pipeline and device read-back errors.
+pub fn features(
     encoder: &ResNet,
     data: &Prepared,
     pipeline: &Pipeline,
@@ -379,7 +386,11 @@ fn run_knn(
 }
 
 /// `pipeline` with the run's normalisation (`config.normalize`).
-fn normalized(pipeline: Pipeline, config: &PretrainConfig, data: &Prepared) -> Result<Pipeline> {
+pub(crate) fn normalized(
+    pipeline: Pipeline,
+    config: &PretrainConfig,
+    data: &Prepared,
+) -> Result<Pipeline> {
     Ok(match config.normalize {
         NormalizeFrom::Study => pipeline,
         NormalizeFrom::Dataset => {
@@ -681,7 +692,8 @@ pub fn pretrain_until(
     let encoder = if epochs_done >= cfg.epochs {
         // The encoder, written under a temporary name and renamed when complete.
         let tmp = run.out.join(".encoder.tmp.safetensors");
-        weights::export_encoder_safetensors(&model.encoder, &tmp)?;
+        let metadata = crate::encoder_meta::metadata(&data, cfg)?;
+        weights::export_encoder_safetensors_with(&model.encoder, &tmp, &metadata)?;
         fs::rename(&tmp, &encoder_path).map_err(io(&encoder_path))?;
         Some(encoder_path)
     } else {

@@ -1,0 +1,123 @@
+//! What `encoder.safetensors` records about itself, in its safetensors metadata
+//! ([`twinscan_models::meta`]): architecture, input size, channels, HU window, normalisation,
+//! the evaluation pipeline, projector, epochs, augmentation and the dataset fingerprint, so
+//! that a user can tell what an encoder expects without the run folder.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use twinscan_augment::{Pipeline, Transform};
+use twinscan_data::prepared::Prepared;
+use twinscan_models::meta::{self, InputSpec};
+
+use crate::config::PretrainConfig;
+use crate::error::Result;
+
+/// [`EncoderMeta::format`] of a pretrained encoder file.
+pub const FORMAT: &str = "twinscan-encoder";
+
+/// Everything stored with a pretrained encoder's weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EncoderMeta {
+    /// [`FORMAT`].
+    pub format: String,
+    /// Layout version of this record (1).
+    pub format_version: u32,
+    /// Preprocessing and provenance (the preprocessing of the kNN probe's features).
+    #[serde(flatten)]
+    pub input: InputSpec,
+    /// Method (`barlow_twins`).
+    pub method: String,
+    /// Projector spec used in pretraining (not in the file: only the encoder is).
+    pub projector: String,
+    /// Pretraining epochs.
+    pub epochs: u64,
+    /// Augmentation preset or file.
+    pub augment: String,
+    /// Where the encoder started (`random`, `imagenet:FILE`, ...).
+    pub init: String,
+    /// Whether residual branches started at 0.
+    pub zero_init_residual: bool,
+}
+
+/// The evaluation pipeline of a pretraining: `study_eval` at the configured size and
+/// channels (what the kNN probe feeds the encoder).
+///
+/// # Errors
+/// [`crate::SslError::Augment`] if the preset does not build.
+pub fn eval_pipeline(config: &PretrainConfig) -> Result<Pipeline> {
+    Ok(Pipeline::preset("study_eval")?
+        .with_output_size(config.image_size, config.image_size)
+        .with_channels(config.in_channels))
+}
+
+/// Normalisation constants of a pipeline's first view (its last `Normalize`; identity when
+/// it has none). The same few lines as in twinscan-classify's `artifact`: `ssl` and
+/// `classify` never import each other.
+fn normalisation(pipeline: &Pipeline) -> (f64, f64) {
+    pipeline
+        .view(0)
+        .transforms
+        .iter()
+        .rev()
+        .find_map(|t| match t {
+            Transform::Normalize(n) => Some((meta::decimal_f64(n.mean), meta::decimal_f64(n.std))),
+            _ => None,
+        })
+        .unwrap_or((0.0, 1.0))
+}
+
+/// The record of an encoder pretrained with `config` on `data`.
+///
+/// # Errors
+/// The eval pipeline not building (or `normalize = "dataset"` without train statistics).
+pub fn encoder_meta(
+    data: &Prepared,
+    config: &PretrainConfig,
+) -> Result<EncoderMeta> {
+    let eval = crate::pretrain::normalized(eval_pipeline(config)?, config, data)?;
+    let windows: Vec<String> = data.info().windows.iter().map(|w| w.to_string()).collect();
+    let (normalize_mean, normalize_std) = normalisation(&eval);
+    Ok(EncoderMeta {
+        format: FORMAT.into(),
+        format_version: 1,
+        input: InputSpec {
+            arch: config.arch.clone(),
+            in_channels: config.in_channels,
+            image_size: config.image_size,
+            slice_size: data.size(),
+            hu_window: windows.first().cloned().unwrap_or_default(),
+            dataset_windows: windows,
+            normalize_mean,
+            normalize_std,
+            eval_pipeline: eval.to_toml(),
+            orientation: meta::ORIENTATION.into(),
+            dataset_fingerprint: Some(data.fingerprint().to_string()),
+            twinscan_version: meta::TWINSCAN_VERSION.into(),
+        },
+        method: "barlow_twins".into(),
+        projector: config.projector.clone(),
+        epochs: config.epochs,
+        augment: config.augment.clone(),
+        init: config.init.to_string(),
+        zero_init_residual: config.zero_init_residual,
+    })
+}
+
+/// [`encoder_meta`] as safetensors metadata entries.
+///
+/// # Errors
+/// As [`encoder_meta`].
+pub fn metadata(data: &Prepared, config: &PretrainConfig) -> Result<BTreeMap<String, String>> {
+    Ok(meta::to_metadata(&encoder_meta(data, config)?)?)
+}
+
+/// Reads the record of an encoder file written by twinscan.
+///
+/// # Errors
+/// [`crate::SslError::Models`] naming the file when it is missing, no safetensors file, or
+/// carries no twinscan metadata (e.g. a torchvision export).
+pub fn read_encoder_meta(path: &Path) -> Result<EncoderMeta> {
+    Ok(meta::read_metadata(path)?)
+}
