@@ -372,9 +372,9 @@ fn a_pretrained_encoder_records_what_it_expects() {
     assert_eq!(
         m.input.dataset_fingerprint.as_deref(),
         Some(
-            twinscan_models::meta::dataset_fingerprint(&data)
+            twinscan_data::prepared::Prepared::open(&data)
                 .unwrap()
-                .as_str()
+                .fingerprint()
         )
     );
     // embed reads it (metadata give the architecture and pipeline).

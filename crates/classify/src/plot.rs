@@ -774,6 +774,9 @@ pub fn plot_delta(path: &Path, table: &DeltaTable) -> Result<()> {
                 ))
                 .map_err(|er| plot_err(path, er))?;
         }
+        Ok(())
+    })
+}
 
 /// One group of points of a scatter chart (one colour, one legend entry).
 #[derive(Debug, Clone, PartialEq)]
