@@ -15,7 +15,7 @@ use twinscan_data::Prepared;
 ///
 /// let data = Prepared::open("runs/quickstart/prepared".as_ref())?;
 /// let pipe = Pipeline::preset("study_barlow")?;
-/// let key = SampleKey { seed: 0, epoch: 0, index: 0, view: 0 };
+/// let key = SampleKey { seed: 0, epoch: 0, index: 0, view: 0, domain: 0 };
 /// let view = pipe.augment(&twinscan::slice_input(&data, 0, 0), key, &mut Worker::default());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
