@@ -148,7 +148,10 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         run_grid(&grid, &device, &GridOptions::default(), on_event)
     })?;
     // The F1 table and the paired deltas against the baseline.
-    for table in [outcome.tables.first(), outcome.tables.get(2)].into_iter().flatten() {
+    for table in [outcome.tables.first(), outcome.tables.get(2)]
+        .into_iter()
+        .flatten()
+    {
         println!("\n{table}");
     }
     println!("Files under {}:", args.out.display());
@@ -157,7 +160,10 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             "per-structure tables",
             "table_f1.{md,csv}, table_auroc.{md,csv}, table_delta_f1.{md,csv}",
         ),
-        ("charts", "chart_f1.png, chart_auroc.png, chart_delta_f1.png"),
+        (
+            "charts",
+            "chart_f1.png, chart_auroc.png, chart_delta_f1.png",
+        ),
         (
             "classification runs",
             "runs/<experiment>-<mode>/seed-<k>-<hash>/ (predictions.csv, metrics.csv, ...)",

@@ -458,7 +458,10 @@ impl GridFile {
                         Some(src) => {
                             let &(_, i) =
                                 src.iter().find(|(s, _)| *s == seed).ok_or_else(|| {
-                                    grid_err(file, format!("{what}: no source pretraining of seed {seed}"))
+                                    grid_err(
+                                        file,
+                                        format!("{what}: no source pretraining of seed {seed}"),
+                                    )
                                 })?;
                             cfg.continue_from = Some(pretrainings[i].dir.clone());
                             Some(i)
@@ -515,9 +518,9 @@ impl GridFile {
                         list => list.iter().find(|(s, _)| *s == seed).map(|&(_, i)| i),
                     };
                     let init = match used {
-                        Some(i) => BackboneInit::Barlow(
-                            pretrainings[i].dir.join(pretrain::files::ENCODER),
-                        ),
+                        Some(i) => {
+                            BackboneInit::Barlow(pretrainings[i].dir.join(pretrain::files::ENCODER))
+                        }
                         None => resolve_init(&e.init, &self.imagenet_weights, &what, file)?,
                     };
                     let config = TrainConfig {
@@ -666,7 +669,9 @@ pub fn run_grid(
     let grid_path = grid.out.join("grid.json");
     let json = serde_json::to_vec_pretty(grid).map_err(|e| grid_err(&grid_path, e.to_string()))?;
     // Written under a temporary name and renamed: never half a plan beside the results.
-    let tmp = grid.out.join(format!(".grid.json.tmp-{}", std::process::id()));
+    let tmp = grid
+        .out
+        .join(format!(".grid.json.tmp-{}", std::process::id()));
     fs::write(&tmp, json)
         .and_then(|()| fs::rename(&tmp, &grid_path))
         .map_err(|source| {
@@ -836,7 +841,8 @@ fn tables_err(e: twinscan_classify::ClassifyError) -> ExperimentError {
 pub fn write_tables(grid: &Grid) -> Result<Vec<String>> {
     let mut columns: Vec<ColumnRuns> = Vec::new();
     for plan in &grid.runs {
-        let rows = read_predictions(&plan.dir.join(train::files::PREDICTIONS)).map_err(tables_err)?;
+        let rows =
+            read_predictions(&plan.dir.join(train::files::PREDICTIONS)).map_err(tables_err)?;
         match columns.iter_mut().find(|c| c.column == plan.column) {
             Some(c) => c.runs.push((plan.seed, rows)),
             None => columns.push(ColumnRuns {

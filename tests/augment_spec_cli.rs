@@ -35,7 +35,12 @@ fn steps(view: &Value) -> Vec<(String, f64)> {
     view.as_array()
         .unwrap()
         .iter()
-        .map(|t| (t["type"].as_str().unwrap().to_string(), t["p"].as_f64().unwrap()))
+        .map(|t| {
+            (
+                t["type"].as_str().unwrap().to_string(),
+                t["p"].as_f64().unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -61,7 +66,10 @@ fn study_presets_resolve_to_the_studys_code() {
         let bc = &v["view_a"][2];
         assert_eq!(bc["brightness_limit"], serde_json::json!([-0.2, 0.2]));
         assert_eq!(bc["contrast_limit"], serde_json::json!([-0.2, 0.2]));
-        assert_eq!(v["view_a"][1]["scale_limit"], serde_json::json!([0.75, 1.5]));
+        assert_eq!(
+            v["view_a"][1]["scale_limit"],
+            serde_json::json!([0.75, 1.5])
+        );
         assert_eq!(v["view_a"][3]["blur_limit"], serde_json::json!([3, 7]));
         let n = &v["view_a"][5];
         assert!((n["mean"].as_f64().unwrap() - 0.28).abs() < 1e-6);
@@ -80,7 +88,10 @@ fn study_presets_resolve_to_the_studys_code() {
     ]);
     assert_eq!(steps(&v["view_a"]), barlow);
     assert_eq!(steps(&v["view_b"]), barlow);
-    assert_eq!(v["view_a"][2]["brightness_limit"], serde_json::json!([-0.3, 0.3]));
+    assert_eq!(
+        v["view_a"][2]["brightness_limit"],
+        serde_json::json!([-0.3, 0.3])
+    );
 }
 
 #[test]

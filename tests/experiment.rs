@@ -226,7 +226,10 @@ fn a_reprepared_dataset_or_changed_grid_reruns_what_changed() {
     assert_ne!(regrid.dataset_fingerprint, grid.dataset_fingerprint);
     assert_ne!(regrid.pretrainings[0].dir, grid.pretrainings[0].dir);
     for (new, old) in run_dirs(&regrid).iter().zip(run_dirs(&grid)) {
-        assert_ne!(*new, old, "a run on the re-prepared data reuses the old folder");
+        assert_ne!(
+            *new, old,
+            "a run on the re-prepared data reuses the old folder"
+        );
     }
     let mut c = Counts::default();
     let mut superseded = 0;
@@ -274,7 +277,12 @@ fn a_reprepared_dataset_or_changed_grid_reruns_what_changed() {
     assert!(run(&grid2, None, &mut c));
     // (the two bt runs each find the pretraining finished)
     assert_eq!(
-        (c.pretrain_started, c.pretrain_cached, c.runs_done, c.runs_cached),
+        (
+            c.pretrain_started,
+            c.pretrain_cached,
+            c.runs_done,
+            c.runs_cached
+        ),
         (0, 2, 3, 0)
     );
 
@@ -331,7 +339,10 @@ fn grid_protocol_pretraining_seeds_and_continuations() {
     .unwrap();
     let text = format!(
         "{}\n{}",
-        GRID.replace("seeds = [0, 1]", "seeds = [0, 1]\npretrain_seeds = [0, 1]\nbaseline = \"bt-frozen\""),
+        GRID.replace(
+            "seeds = [0, 1]",
+            "seeds = [0, 1]\npretrain_seeds = [0, 1]\nbaseline = \"bt-frozen\""
+        ),
         "[[experiment]]\nname = \"bt-blur\"\ninit = \"barlow\"\nmodes = [\"frozen\"]\n\
          pretrain = { init = \"pretraining:bt\", augment = \"ablation:blur\", epochs = 1 }\n"
     );
@@ -346,7 +357,10 @@ fn grid_protocol_pretraining_seeds_and_continuations() {
     assert!(grid.spread.contains("pretraining"));
     for p in &grid.pretrainings[2..] {
         let src = p.depends_on.unwrap();
-        assert_eq!(p.config.continue_from.as_ref(), Some(&grid.pretrainings[src].dir));
+        assert_eq!(
+            p.config.continue_from.as_ref(),
+            Some(&grid.pretrainings[src].dir)
+        );
         assert_eq!(grid.pretrainings[src].config.seed, p.config.seed);
         assert_eq!(p.config.augment, "ablation:blur");
     }
@@ -418,11 +432,21 @@ fn shipped_grids_expand_and_the_study_grid_is_the_studys_protocol() {
     assert_eq!(pre("bt-imagenet").config.augment, "study_barlow_initial");
     assert_eq!(pre("bt-scratch-final").config.augment, "study_barlow");
     assert_ne!(pre("bt-scratch").dir, pre("bt-scratch-final").dir);
-    for aug in ["elastic", "crop", "blur", "cutout", "color_jitter", "sharpen"] {
+    for aug in [
+        "elastic",
+        "crop",
+        "blur",
+        "cutout",
+        "color_jitter",
+        "sharpen",
+    ] {
         let p = pre(&format!("bt-imagenet-{aug}"));
         assert_eq!(p.config.augment, format!("ablation:{aug}"));
         assert_eq!(p.config.epochs, 50);
-        assert_eq!(p.config.continue_from.as_ref(), Some(&pre("bt-imagenet").dir));
+        assert_eq!(
+            p.config.continue_from.as_ref(),
+            Some(&pre("bt-imagenet").dir)
+        );
     }
     for r in &g.runs {
         assert_eq!(

@@ -493,7 +493,10 @@ fn stream_domains_give_different_views_and_plain_seeds_are_the_pretraining_domai
     };
     assert_eq!(plain, run(twinscan_augment::Stream::pretrain(7)));
     let classify = run(twinscan_augment::Stream::classify(7));
-    assert_ne!(plain, classify, "the classification stream replays pretraining");
+    assert_ne!(
+        plain, classify,
+        "the classification stream replays pretraining"
+    );
     // Per key: the drawn parameters differ between domains for most samples.
     let differing = (0..64)
         .filter(|&index| {

@@ -799,14 +799,7 @@ fn run_into(
     let test_metrics = runner.samples(test, &ev.probs)?.evaluate(&cfg.metrics)?;
     write_metrics(&dir.join(files::METRICS), &test_metrics)?;
     write_curves(&dir.join(files::CURVES), &history, cfg)?;
-    crate::artifact::write_run_model(
-        dir,
-        data,
-        cfg,
-        &eval_pipe,
-        &best_model,
-        selected_epoch,
-    )?;
+    crate::artifact::write_run_model(dir, data, cfg, &eval_pipe, &best_model, selected_epoch)?;
     let result = RunResult {
         selected_epoch,
         selection: cfg.selection,

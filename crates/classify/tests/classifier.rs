@@ -186,7 +186,9 @@ fn frozen_batch_stats_moves_running_statistics_and_no_weight() {
     let after = watched(&one_step(model, x, &device));
     for ((name, b), (_, a)) in before.iter().zip(&after) {
         match *name {
-            "head.weight" | "bn1.running_mean" => assert_ne!(b, a, "batch_stats: {name} did not change"),
+            "head.weight" | "bn1.running_mean" => {
+                assert_ne!(b, a, "batch_stats: {name} did not change")
+            }
             _ => assert_eq!(b, a, "batch_stats: encoder weight {name} changed"),
         }
     }

@@ -25,7 +25,9 @@ fn cohort() -> &'static Path {
         };
         let prepared = write_prepared_cohort(tmp.path(), &cfg, 64).unwrap();
         // Two scans of one synthetic patient (patients.csv) never land in two splits.
-        let leaks = Prepared::open(&prepared).unwrap().patients_in_several_splits();
+        let leaks = Prepared::open(&prepared)
+            .unwrap()
+            .patients_in_several_splits();
         assert!(leaks.is_empty(), "patients in two splits: {leaks:?}");
         (tmp, prepared)
     })

@@ -72,10 +72,7 @@ fn normalisation(pipeline: &Pipeline) -> (f64, f64) {
 ///
 /// # Errors
 /// The eval pipeline not building (or `normalize = "dataset"` without train statistics).
-pub fn encoder_meta(
-    data: &Prepared,
-    config: &PretrainConfig,
-) -> Result<EncoderMeta> {
+pub fn encoder_meta(data: &Prepared, config: &PretrainConfig) -> Result<EncoderMeta> {
     let eval = crate::pretrain::normalized(eval_pipeline(config)?, config, data)?;
     let windows: Vec<String> = data.info().windows.iter().map(|w| w.to_string()).collect();
     let (normalize_mean, normalize_std) = normalisation(&eval);
