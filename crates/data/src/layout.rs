@@ -460,16 +460,44 @@ fn load_labelmap(src: &ScanSource, table: &StructureTable, root: &Path) -> Resul
     let labels = crate::volume_io::read_volume(label_path)?;
     check_grid(label_path, &labels.geometry, &ct_raw.geometry)?;
     let labels = labels.into_labels()?;
-    let masks = crate::labelmap::split_label_map(&labels, &label_table);
+    // Masks only for labels that are requested and present (issue 10 §3: a 117-entry
+    // table on a 512×512×300 map would otherwise take table rows × map voxels of memory).
+    // Requested but absent labels are "delineated and empty": zero counts, no mask.
+    let present: std::collections::HashSet<i32> = labels.data.iter().copied().collect();
     let mut warnings = Vec::new();
-    let structures = named_structures(
+    let mut wanted = Vec::new();
+    let mut structures = Vec::new();
+    let codes = labels.geometry.axis_codes();
+    let axial = (0..3).find(|&a| codes[a].0 == 2).unwrap_or(2);
+    for (value, name) in &label_table {
+        match table.canonical(name) {
+            None => warnings.push(format!(
+                "{}: label {name:?} is not a study structure name, skipped",
+                table_path.display()
+            )),
+            Some(_) if present.contains(value) => wanted.push((*value, name.clone())),
+            Some(c) => insert_structure(
+                &mut structures,
+                StructureCounts {
+                    name: c,
+                    source: format!("{} label {name}", label_path.display()),
+                    counts: vec![0; labels.geometry.dims[axial]],
+                },
+                &src.dir,
+            )?,
+        }
+    }
+    let masks = crate::labelmap::split_label_map(&labels, &wanted);
+    for s in named_structures(
         masks,
         table,
         (label_path, "label"),
         &table_path,
         &src.dir,
         &mut warnings,
-    )?;
+    )? {
+        insert_structure(&mut structures, s, &src.dir)?;
+    }
     Ok(LoadedScan {
         id: src.id.clone(),
         patient_id: None,

@@ -383,6 +383,37 @@ fn sibling(out: &Path, tag: &str) -> Result<PathBuf> {
     Ok(parent.join(format!(".{name}.{tag}-{}", std::process::id())))
 }
 
+/// Removes `.<out name>.partial-<pid>` folders left beside `out` by killed runs: those whose process no longer exists (checked through `/proc/<pid>` where there
+/// is one; elsewhere only this process's own). Best effort: a folder that cannot be
+/// removed is left alone.
+fn remove_stale_partials(out: &Path) {
+    let Some(name) = out.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return;
+    };
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let Ok(entries) = std::fs::read_dir(&parent) else {
+        return;
+    };
+    let proc_fs = Path::new("/proc/self").exists();
+    for e in entries.flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        // `.old-<pid>` folders are never touched: after a kill between the two renames one
+        // holds the only copy of the previous dataset.
+        let pid = n
+            .strip_prefix(&format!(".{name}.partial-"))
+            .and_then(|p| p.parse::<u32>().ok());
+        let Some(pid) = pid else { continue };
+        let alive =
+            pid == std::process::id() || !proc_fs || Path::new(&format!("/proc/{pid}")).exists();
+        if !alive && e.path().is_dir() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
 /// Runs the whole preparation. `progress` is called from worker threads.
 pub fn prepare(config: &PrepareConfig, progress: &(dyn Fn(Progress) + Sync)) -> Result<Summary> {
     config.validate()?;
@@ -453,6 +484,7 @@ fn prepare_inner(config: &PrepareConfig, progress: &(dyn Fn(Progress) + Sync)) -
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(|e| DataError::io(&tmp, e))?;
     }
+    remove_stale_partials(&config.out);
     for d in [tmp.join("cache"), tmp.join("images")] {
         std::fs::create_dir_all(&d).map_err(|e| DataError::io(&d, e))?;
     }
