@@ -106,11 +106,24 @@ fn check_header_sizes(path: &Path) -> Result<()> {
             format!("vox_offset {vox_offset} is not a data offset within this file"),
         ));
     }
-    let ndim = i16_at(40).clamp(0, 7) as usize;
+    let ndim = i16_at(40);
+    if !(1..=7).contains(&ndim) {
+        return Err(DataError::format(
+            path,
+            format!("dim[0] = {ndim}: not 1..7"),
+        ));
+    }
     let bitpix = i16_at(72);
     let mut bytes = f64::from(bitpix.max(0)) / 8.0;
-    for d in 1..=ndim {
-        bytes *= f64::from(i16_at(40 + 2 * d).max(0));
+    for d in 1..=ndim as usize {
+        let n = i16_at(40 + 2 * d);
+        if n < 1 {
+            return Err(DataError::format(
+                path,
+                format!("dim[{d}] = {n}: not a size"),
+            ));
+        }
+        bytes *= f64::from(n);
     }
     if vox_offset.max(352.0) + bytes > limit {
         return Err(DataError::format(

@@ -87,7 +87,7 @@ impl Geometry {
         let det = a[0] * (b[1] * c[2] - b[2] * c[1]) - a[1] * (b[0] * c[2] - b[2] * c[0])
             + a[2] * (b[0] * c[1] - b[1] * c[0]);
         let scale = self.spacing(0) * self.spacing(1) * self.spacing(2);
-        if !(det.abs() >= 1e-6 * scale) {
+        if det.is_nan() || det.abs() < 1e-6 * scale {
             return Err(bad(format!(
                 "singular voxel directions {:?} (axes not independent)",
                 self.directions
