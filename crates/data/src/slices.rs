@@ -39,17 +39,77 @@ impl Default for Window {
     }
 }
 
+/// Named windows (level:width, HU): the usual radiology presets.
+pub const NAMED_WINDOWS: [(&str, f32, f32); 5] = [
+    ("brain", 40.0, 80.0),
+    ("soft_tissue", 40.0, 400.0),
+    ("lung", -600.0, 1500.0),
+    ("bone", 400.0, 1800.0),
+    ("head_neck", 40.0, 350.0),
+];
+
+impl Window {
+    /// The window covering HU `min..max` (`--hu-range MIN:MAX`): level `(min + max) / 2`,
+    /// width `max − min`.
+    pub fn from_hu_range(s: &str) -> Result<Self> {
+        let bad = |detail: String| DataError::InvalidArgument {
+            name: "--hu-range".into(),
+            detail: format!("{s:?}: {detail}"),
+        };
+        let (a, b) = s
+            .split_once(':')
+            .ok_or_else(|| bad("expected MIN:MAX, e.g. -160:240".into()))?;
+        let num = |t: &str| -> Result<f32> {
+            t.trim()
+                .parse::<f32>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| bad(format!("{t:?} is not a number")))
+        };
+        let (lo, hi) = (num(a)?, num(b)?);
+        if hi <= lo {
+            return Err(bad(
+                "MAX must be above MIN (the width MAX − MIN must be > 0)".into(),
+            ));
+        }
+        Ok(Window {
+            level: (lo + hi) / 2.0,
+            width: hi - lo,
+        })
+    }
+
+    /// A note when the window looks written the wrong way round (`400:40`: a level above
+    /// its width, as when LEVEL and WIDTH are swapped); `None` otherwise.
+    pub fn swapped_warning(&self) -> Option<String> {
+        (self.level > self.width).then(|| {
+            format!(
+                "window {self}: level {} is above width {}; the order is LEVEL:WIDTH (did you \
+                 mean {}:{}?)",
+                self.level, self.width, self.width, self.level
+            )
+        })
+    }
+}
+
 impl std::str::FromStr for Window {
     type Err = DataError;
-    /// Parses `LEVEL:WIDTH`, e.g. `40:400` or `-600:1500`.
+    /// Parses `LEVEL:WIDTH` (e.g. `40:400` or `-600:1500`) or a name of
+    /// [`NAMED_WINDOWS`] (`brain`, `soft_tissue`, `lung`, `bone`, `head_neck`).
     fn from_str(s: &str) -> Result<Self> {
         let bad = |detail: String| DataError::InvalidArgument {
             name: "--window".into(),
             detail,
         };
-        let (l, w) = s
-            .split_once(':')
-            .ok_or_else(|| bad(format!("{s:?}: expected LEVEL:WIDTH, e.g. 40:400")))?;
+        let key = s.trim().to_ascii_lowercase().replace('-', "_");
+        if let Some(&(_, level, width)) = NAMED_WINDOWS.iter().find(|(n, _, _)| *n == key) {
+            return Ok(Window { level, width });
+        }
+        let (l, w) = s.split_once(':').ok_or_else(|| {
+            bad(format!(
+                "{s:?}: expected LEVEL:WIDTH, e.g. 40:400, or one of brain, soft_tissue, \
+                     lung, bone, head_neck"
+            ))
+        })?;
         let level: f32 = l
             .trim()
             .parse()
@@ -59,7 +119,9 @@ impl std::str::FromStr for Window {
             .parse()
             .map_err(|_| bad(format!("{s:?}: width {w:?} is not a number")))?;
         if !level.is_finite() || !width.is_finite() || width <= 0.0 {
-            return Err(bad(format!("{s:?}: width must be a positive number")));
+            return Err(bad(format!(
+                "{s:?}: width must be a positive number (LEVEL:WIDTH)"
+            )));
         }
         Ok(Window { level, width })
     }
