@@ -56,6 +56,10 @@ pub struct PrepareArgs {
     /// after the --window channels.
     #[arg(long, allow_hyphen_values = true)]
     pub hu_range: Vec<String>,
+    /// In-plane pixel size in mm: slices resampled to it, then centre-cropped or padded
+    /// with air to --size (default: the whole field of view resized to --size).
+    #[arg(long)]
+    pub spacing: Option<f64>,
     /// CSV `alias,canonical` extending the built-in structure names.
     #[arg(long)]
     pub aliases: Option<PathBuf>,
@@ -109,6 +113,7 @@ impl PrepareArgs {
         c.layout = self.layout;
         c.size = self.size;
         c.windows = self.windows()?;
+        c.spacing_mm = self.spacing;
         c.aliases = self.aliases.clone();
         c.structures = self.structures;
         c.label_rule = self.label_rule;

@@ -5,7 +5,7 @@
 //! read back. The test fails when a reader panics, when one case's allocations peak above
 //! [`BOUND`] bytes, or (watchdog) when one case runs longer than 20 s. Error or success are
 //! both fine: only a crash, a blow-up or a hang is a failure. `MUTATION_CASES` (per format,
-//! default 1000, about 10 s in release) scales it; the cargo-fuzz targets in `fuzz/` explore further.
+//! default 1000) scales it; the cargo-fuzz targets in `fuzz/` explore further.
 //!
 //! One `#[test]` in this file on purpose: the allocation counter is process-wide.
 
