@@ -63,6 +63,9 @@ pub struct PrepareConfig {
     /// Pick up `<input>/patients.csv` when `patients` is `None` (default true).
     #[serde(default = "yes")]
     pub auto_patients: bool,
+    /// deepmind / totalsegmentator layouts: CT file glob and masks folder name.
+    #[serde(default)]
+    pub mask_folder: layout::MaskFolderOptions,
     /// deepmind layout: which annotator's delineations to read (default oncologist).
     #[serde(default)]
     pub annotator: Annotator,
@@ -95,6 +98,7 @@ impl PrepareConfig {
             seed: 0,
             patients: None,
             auto_patients: true,
+            mask_folder: layout::MaskFolderOptions::default(),
             annotator: Annotator::default(),
             group_scan_suffix: true,
             overwrite: false,
@@ -306,7 +310,7 @@ fn process_scan(
         ct,
         structures,
         warnings,
-    } = layout::load_scan(src, table, &config.input)?;
+    } = layout::load_scan_with(src, table, &config.input, &config.mask_folder)?;
     let [cols, rows, n] = ct.geometry.dims;
     if n == 0 || cols == 0 || rows == 0 {
         return Err(DataError::Layout {
@@ -500,7 +504,7 @@ fn prepare_inner(config: &PrepareConfig, progress: &(dyn Fn(Progress) + Sync)) -
             });
         }
     }
-    let (layout, scans) = layout::discover(&config.input, config.layout)?;
+    let (layout, scans) = layout::discover_with(&config.input, config.layout, &config.mask_folder)?;
     let (scans, annotator_skipped) = if layout == Layout::DeepMind {
         layout::select_annotator(scans, config.annotator)
     } else {

@@ -41,9 +41,16 @@ pub struct PrepareArgs {
     /// Output folder (must not exist or be empty, unless --force).
     #[arg(long)]
     pub out: PathBuf,
-    /// Layout: deepmind, dicom or labelmap (auto-detected when absent).
+    /// Layout: deepmind, totalsegmentator, dicom or labelmap (auto-detected when absent).
     #[arg(long)]
     pub layout: Option<Layout>,
+    /// CT + masks layouts: glob for the CT file name (default CT_IMAGE.* for deepmind,
+    /// ct.* for totalsegmentator).
+    #[arg(long)]
+    pub ct_name: Option<String>,
+    /// CT + masks layouts: name of the masks folder (default segmentations).
+    #[arg(long)]
+    pub masks_dir: Option<String>,
     /// Image side in pixels.
     #[arg(long, default_value_t = 128)]
     pub size: usize,
@@ -111,6 +118,10 @@ impl PrepareArgs {
     pub fn to_config(&self) -> Result<PrepareConfig> {
         let mut c = PrepareConfig::new(&self.input, &self.out);
         c.layout = self.layout;
+        c.mask_folder = crate::layout::MaskFolderOptions {
+            ct_name: self.ct_name.clone(),
+            masks_dir: self.masks_dir.clone(),
+        };
         c.size = self.size;
         c.windows = self.windows()?;
         c.spacing_mm = self.spacing;

@@ -478,3 +478,18 @@ fn stale_partial_folders_are_removed() {
     assert!(other.exists());
     assert!(out.join("labels.csv").is_file());
 }
+
+#[test]
+fn unreadable_rtstruct_is_named_in_the_scan_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("cohort");
+    let (_, rt) = dicom_scan(&input);
+    // Cut the RTSTRUCT short: it can no longer be parsed.
+    let bytes = std::fs::read(&rt).unwrap();
+    std::fs::write(&rt, &bytes[..bytes.len() / 2]).unwrap();
+    let out = tmp.path().join("out");
+    let e = common::run(&input, &out, |c| c.png_bit_depth = None).unwrap_err();
+    let name = rt.file_name().unwrap().to_string_lossy().into_owned();
+    common::assert_clean_failure(&e, &name, &out);
+    assert!(e.to_string().contains("could not be read"), "{e}");
+}
