@@ -66,6 +66,30 @@ fn synth_then_prepare_and_failures() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains("test split is empty"), "{stderr}");
 
+    // A negative level after a space, and a swapped-looking window: accepted, warned about.
+    let lung = tmp.path().join("lung");
+    let o = Command::new(example("prepare"))
+        .args([
+            "--input",
+            input.to_str().unwrap(),
+            "--out",
+            lung.to_str().unwrap(),
+            "--size",
+            "16",
+            "--no-png",
+            "--window",
+            "-600:1500",
+            "--window",
+            "400:40",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(stderr.contains("did you mean 40:400"), "{stderr}");
+    let json = std::fs::read_to_string(lung.join("dataset.json")).unwrap();
+    assert!(json.contains("-600.0"), "{json}");
+
     // A bad flag: clap's usage error, non-zero exit.
     let bad_out = tmp.path().join("bad");
     let o = Command::new(example("prepare"))

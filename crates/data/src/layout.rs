@@ -41,6 +41,63 @@ pub enum Layout {
     /// `<scan>/` with a CT volume, a label-map volume and a label table.
     #[serde(rename = "labelmap")]
     LabelMap,
+    /// `<case>/ct.nii.gz` + `<case>/segmentations/<structure>.nii.gz` (TotalSegmentator's
+    /// training data and many nnU-Net-era exports); read like `deepmind`.
+    #[serde(rename = "totalsegmentator")]
+    TotalSegmentator,
+}
+
+/// Where the CT and the masks are in a "CT + folder of masks" scan folder (`deepmind`,
+/// `totalsegmentator`): `--ct-name GLOB` and `--masks-dir NAME`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaskFolderOptions {
+    /// Glob (`*`, `?`, case-insensitive) for the CT file name; default `CT_IMAGE.*`
+    /// (deepmind) or `ct.*` (totalsegmentator), volume files only.
+    pub ct_name: Option<String>,
+    /// Name of the masks folder; default `segmentations`.
+    pub masks_dir: Option<String>,
+}
+
+impl MaskFolderOptions {
+    /// The CT glob for a layout.
+    pub fn ct_glob(&self, layout: Layout) -> &str {
+        match (&self.ct_name, layout) {
+            (Some(g), _) => g,
+            (None, Layout::TotalSegmentator) => "ct.*",
+            _ => "CT_IMAGE.*",
+        }
+    }
+
+    /// The masks folder name.
+    pub fn masks(&self) -> &str {
+        self.masks_dir.as_deref().unwrap_or("segmentations")
+    }
+}
+
+/// Case-insensitive glob match with `*` (any run) and `?` (one character). Hand-written:
+/// one wildcard matcher does not justify a dependency.
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    let p: Vec<char> = pattern.to_lowercase().chars().collect();
+    let n: Vec<char> = name.to_lowercase().chars().collect();
+    let (mut pi, mut ni) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while ni < n.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
+            pi += 1;
+            ni += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ni;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ni = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
 }
 
 impl Layout {
@@ -50,6 +107,7 @@ impl Layout {
             Layout::DeepMind => "deepmind",
             Layout::Dicom => "dicom",
             Layout::LabelMap => "labelmap",
+            Layout::TotalSegmentator => "totalsegmentator",
         }
     }
 }
@@ -67,9 +125,10 @@ impl std::str::FromStr for Layout {
             "deepmind" => Ok(Layout::DeepMind),
             "dicom" => Ok(Layout::Dicom),
             "labelmap" | "label-map" => Ok(Layout::LabelMap),
+            "totalsegmentator" | "total-segmentator" => Ok(Layout::TotalSegmentator),
             _ => Err(DataError::InvalidArgument {
                 name: "--layout".into(),
-                detail: format!("{s:?}: expected deepmind, dicom or labelmap"),
+                detail: format!("{s:?}: expected deepmind, totalsegmentator, dicom or labelmap"),
             }),
         }
     }
@@ -149,15 +208,32 @@ fn is_labelmap_stem(stem: &str) -> bool {
 
 /// Classifies one folder as a scan of some layout (or none).
 pub fn classify_dir(dir: &Path) -> Result<Option<Layout>> {
+    classify_dir_with(dir, &MaskFolderOptions::default())
+}
+
+/// [`classify_dir`] with the masks folder / CT name of `opts`. A folder with the masks
+/// folder or a CT matching the CT glob is a "CT + folder of masks" scan:
+/// `totalsegmentator` when its CT is `ct.*` (and no `--ct-name` was given), else `deepmind`.
+pub fn classify_dir_with(dir: &Path, opts: &MaskFolderOptions) -> Result<Option<Layout>> {
     let entries = list_dir(dir)?;
     let files: Vec<&PathBuf> = entries.iter().filter(|p| p.is_file()).collect();
-    if entries
+    let name_of = |p: &Path| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let has_masks = entries
         .iter()
-        .any(|p| p.is_dir() && p.file_name().is_some_and(|n| n == "segmentations"))
-        || files
+        .any(|p| p.is_dir() && name_of(p) == opts.masks());
+    let matches = |glob: &str| {
+        files
             .iter()
-            .any(|p| is_volume_file(p) && volume_stem(p).eq_ignore_ascii_case("CT_IMAGE"))
-    {
+            .any(|p| is_volume_file(p) && glob_match(glob, &name_of(p)))
+    };
+    if opts.ct_name.is_none() && has_masks && matches("ct.*") {
+        return Ok(Some(Layout::TotalSegmentator));
+    }
+    if has_masks || matches(opts.ct_glob(Layout::DeepMind)) {
         return Ok(Some(Layout::DeepMind));
     }
     let volumes: Vec<&&PathBuf> = files.iter().filter(|p| is_volume_file(p)).collect();
@@ -174,6 +250,15 @@ pub fn classify_dir(dir: &Path) -> Result<Option<Layout>> {
 /// layout only folders of that layout count. Errors: the root missing or empty, no scan
 /// folder found (unknown layout), or scans of several layouts mixed.
 pub fn discover(root: &Path, layout: Option<Layout>) -> Result<(Layout, Vec<ScanSource>)> {
+    discover_with(root, layout, &MaskFolderOptions::default())
+}
+
+/// [`discover`] with the CT name / masks folder of `opts`.
+pub fn discover_with(
+    root: &Path,
+    layout: Option<Layout>,
+    opts: &MaskFolderOptions,
+) -> Result<(Layout, Vec<ScanSource>)> {
     if !root.is_dir() {
         return Err(DataError::Layout {
             path: root.to_path_buf(),
@@ -192,8 +277,19 @@ pub fn discover(root: &Path, layout: Option<Layout>) -> Result<(Layout, Vec<Scan
     for depth in 0..3 {
         let mut next = Vec::new();
         for d in frontier {
-            match classify_dir(&d)? {
-                Some(l) => found.push((d, l)),
+            match classify_dir_with(&d, opts)? {
+                // `--layout deepmind` / `totalsegmentator` read both kinds of CT + masks
+                // folder (they differ only in the default CT name).
+                Some(l) => found.push((
+                    d,
+                    match (l, layout) {
+                        (
+                            Layout::DeepMind | Layout::TotalSegmentator,
+                            Some(w @ (Layout::DeepMind | Layout::TotalSegmentator)),
+                        ) => w,
+                        _ => l,
+                    },
+                )),
                 // With `--layout dicom`, files without `.dcm` and without the Part-10
                 // preamble count too (the DICOM reader decides what they are).
                 None if layout == Some(Layout::Dicom)
@@ -218,6 +314,7 @@ pub fn discover(root: &Path, layout: Option<Layout>) -> Result<(Layout, Vec<Scan
                         path: root.to_path_buf(),
                         detail: "unknown layout: no scan folder found up to three levels down \
                                  (expected deepmind `<scan>/CT_IMAGE.nrrd` + `segmentations/`, \
+                                 totalsegmentator `<case>/ct.nii.gz` + `segmentations/`, \
                                  dicom `<scan>/*.dcm` with an RTSTRUCT, or labelmap \
                                  `<scan>/<ct>.nrrd` + `<scan>/labels.nrrd`)"
                             .into(),
@@ -343,26 +440,59 @@ fn insert_structure(
 
 /// Loads one scan of any layout.
 pub fn load_scan(src: &ScanSource, table: &StructureTable, root: &Path) -> Result<LoadedScan> {
+    load_scan_with(src, table, root, &MaskFolderOptions::default())
+}
+
+/// [`load_scan`] with the CT name / masks folder of `opts`.
+pub fn load_scan_with(
+    src: &ScanSource,
+    table: &StructureTable,
+    root: &Path,
+    opts: &MaskFolderOptions,
+) -> Result<LoadedScan> {
     match src.layout {
-        Layout::DeepMind => load_deepmind(src, table),
+        Layout::DeepMind | Layout::TotalSegmentator => load_ct_and_masks(src, table, opts),
         Layout::Dicom => load_dicom(src, table),
         Layout::LabelMap => load_labelmap(src, table, root),
     }
 }
 
-fn load_deepmind(src: &ScanSource, table: &StructureTable) -> Result<LoadedScan> {
+fn load_ct_and_masks(
+    src: &ScanSource,
+    table: &StructureTable,
+    opts: &MaskFolderOptions,
+) -> Result<LoadedScan> {
     let entries = list_dir(&src.dir)?;
-    let ct_path = entries
+    let glob = opts.ct_glob(src.layout);
+    let cts: Vec<&PathBuf> = entries
         .iter()
-        .find(|p| {
-            p.is_file() && is_volume_file(p) && volume_stem(p).eq_ignore_ascii_case("CT_IMAGE")
+        .filter(|p| {
+            p.is_file()
+                && is_volume_file(p)
+                && p.file_name()
+                    .is_some_and(|n| glob_match(glob, &n.to_string_lossy()))
         })
-        .ok_or_else(|| DataError::Layout {
-            path: src.dir.clone(),
-            detail: "no CT_IMAGE.nrrd / CT_IMAGE.nii / CT_IMAGE.nii.gz in this scan folder".into(),
-        })?;
+        .collect();
+    let ct_path = match cts.as_slice() {
+        [one] => *one,
+        [] => {
+            return Err(DataError::Layout {
+                path: src.dir.clone(),
+                detail: format!(
+                    "no CT volume (.nrrd, .nii, .nii.gz) matching {glob:?} in this scan folder \
+                     (--ct-name to change)"
+                ),
+            });
+        }
+        many => {
+            return Err(DataError::Layout {
+                path: src.dir.clone(),
+                detail: format!("{} CT volumes match {glob:?}: {many:?}", many.len()),
+            });
+        }
+    };
     let ct_raw = read_ct_file(ct_path)?;
-    let seg_dir = src.dir.join("segmentations");
+    let seg_dir = src.dir.join(opts.masks());
     let mask_files: Vec<PathBuf> = if seg_dir.is_dir() {
         list_dir(&seg_dir)?
             .into_iter()
@@ -460,16 +590,44 @@ fn load_labelmap(src: &ScanSource, table: &StructureTable, root: &Path) -> Resul
     let labels = crate::volume_io::read_volume(label_path)?;
     check_grid(label_path, &labels.geometry, &ct_raw.geometry)?;
     let labels = labels.into_labels()?;
-    let masks = crate::labelmap::split_label_map(&labels, &label_table);
+    // Masks only for labels that are requested and present (issue 10 §3: a 117-entry
+    // table on a 512×512×300 map would otherwise take table rows × map voxels of memory).
+    // Requested but absent labels are "delineated and empty": zero counts, no mask.
+    let present: std::collections::HashSet<i32> = labels.data.iter().copied().collect();
     let mut warnings = Vec::new();
-    let structures = named_structures(
+    let mut wanted = Vec::new();
+    let mut structures = Vec::new();
+    let codes = labels.geometry.axis_codes();
+    let axial = (0..3).find(|&a| codes[a].0 == 2).unwrap_or(2);
+    for (value, name) in &label_table {
+        match table.canonical(name) {
+            None => warnings.push(format!(
+                "{}: label {name:?} is not a study structure name, skipped",
+                table_path.display()
+            )),
+            Some(_) if present.contains(value) => wanted.push((*value, name.clone())),
+            Some(c) => insert_structure(
+                &mut structures,
+                StructureCounts {
+                    name: c,
+                    source: format!("{} label {name}", label_path.display()),
+                    counts: vec![0; labels.geometry.dims[axial]],
+                },
+                &src.dir,
+            )?,
+        }
+    }
+    let masks = crate::labelmap::split_label_map(&labels, &wanted);
+    for s in named_structures(
         masks,
         table,
         (label_path, "label"),
         &table_path,
         &src.dir,
         &mut warnings,
-    )?;
+    )? {
+        insert_structure(&mut structures, s, &src.dir)?;
+    }
     Ok(LoadedScan {
         id: src.id.clone(),
         patient_id: None,
@@ -517,11 +675,25 @@ fn load_dicom(src: &ScanSource, table: &StructureTable) -> Result<LoadedScan> {
     use crate::dicom;
     let found = dicom::scan_dicom_dir(&src.dir)?;
     if found.rtstructs.len() != 1 {
+        // Say which files were not usable and why: an unreadable RTSTRUCT (a corrupt `RS.dcm`)
+        // lands there, not among the RTSTRUCTs.
+        let unread: Vec<String> = found
+            .skipped
+            .iter()
+            .filter(|(_, why)| !why.starts_with("modality "))
+            .take(5)
+            .map(|(p, why)| format!("{} ({why})", p.display()))
+            .collect();
         return Err(DataError::Layout {
             path: src.dir.clone(),
             detail: format!(
-                "a dicom scan folder needs exactly one RTSTRUCT, found {}",
-                found.rtstructs.len()
+                "a dicom scan folder needs exactly one RTSTRUCT, found {}{}",
+                found.rtstructs.len(),
+                if unread.is_empty() {
+                    String::new()
+                } else {
+                    format!("; files that could not be read: {}", unread.join("; "))
+                }
             ),
         });
     }

@@ -48,7 +48,93 @@ fn sizeof_hdr(path: &Path) -> Result<[u8; 4]> {
 }
 
 fn nifti_err(path: &Path, e: ::nifti::NiftiError) -> DataError {
-    DataError::format(path, format!("NIfTI: {e}"))
+    match e {
+        // The crate's `Io` variant has no message of its own (its Display is Rust debug
+        // text); the I/O error's message is the useful part.
+        ::nifti::NiftiError::Io(io) => DataError::format(path, format!("NIfTI: {io}")),
+        e => DataError::format(path, format!("NIfTI: {e}")),
+    }
+}
+
+/// Checks the NIfTI-1 header's sizes against the file before the `nifti` crate sees it:
+/// `vox_offset` finite, at least 352 and within the data the file can hold, and the voxel
+/// payload (dims × bitpix / 8) within it too. Bounds: the file size for `.nii`, 1032 × the
+/// file size for `.nii.gz` (deflate's largest expansion). A hostile `vox_offset` or `dim`
+/// otherwise makes the crate read or allocate without bound.
+fn check_header_sizes(path: &Path) -> Result<()> {
+    let file = fs::File::open(path).map_err(|e| DataError::io(path, e))?;
+    let file_len = file.metadata().map_err(|e| DataError::io(path, e))?.len();
+    let mut h = [0u8; 348];
+    let r = if is_gz(path) {
+        flate2::read::GzDecoder::new(file).read_exact(&mut h)
+    } else {
+        std::io::BufReader::new(file).read_exact(&mut h)
+    };
+    r.map_err(|e| DataError::format(path, format!("cannot read the NIfTI header: {e}")))?;
+    let le = i32::from_le_bytes([h[0], h[1], h[2], h[3]]) == 348;
+    let be = i32::from_be_bytes([h[0], h[1], h[2], h[3]]) == 348;
+    if !le && !be {
+        return Err(DataError::format(
+            path,
+            "not a NIfTI-1 file (sizeof_hdr is not 348)",
+        ));
+    }
+    let i16_at = |o: usize| {
+        let b = [h[o], h[o + 1]];
+        if le {
+            i16::from_le_bytes(b)
+        } else {
+            i16::from_be_bytes(b)
+        }
+    };
+    let vox_offset = {
+        let b = [h[108], h[109], h[110], h[111]];
+        f64::from(if le {
+            f32::from_le_bytes(b)
+        } else {
+            f32::from_be_bytes(b)
+        })
+    };
+    let limit = if is_gz(path) {
+        file_len.saturating_mul(crate::nrrd::MAX_DEFLATE_RATIO as u64)
+    } else {
+        file_len
+    } as f64;
+    if !vox_offset.is_finite() || vox_offset < 0.0 || vox_offset > limit {
+        return Err(DataError::format(
+            path,
+            format!("vox_offset {vox_offset} is not a data offset within this file"),
+        ));
+    }
+    let ndim = i16_at(40);
+    if !(1..=7).contains(&ndim) {
+        return Err(DataError::format(
+            path,
+            format!("dim[0] = {ndim}: not 1..7"),
+        ));
+    }
+    let bitpix = i16_at(72);
+    let mut bytes = f64::from(bitpix.max(0)) / 8.0;
+    for d in 1..=ndim as usize {
+        let n = i16_at(40 + 2 * d);
+        if n < 1 {
+            return Err(DataError::format(
+                path,
+                format!("dim[{d}] = {n}: not a size"),
+            ));
+        }
+        bytes *= f64::from(n);
+    }
+    if vox_offset.max(352.0) + bytes > limit {
+        return Err(DataError::format(
+            path,
+            format!(
+                "header says {bytes} voxel bytes at offset {vox_offset}, more than the file \
+                 can hold (header/payload size mismatch)"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The voxel-to-RAS affine (3x4, rows x, y, z) chosen by nibabel's preference.
@@ -163,6 +249,7 @@ pub fn read_nifti(path: &Path) -> Result<RawVolume> {
                 .into(),
         });
     }
+    check_header_sizes(path)?;
     let obj = ReaderOptions::new()
         .read_file(path)
         .map_err(|e| nifti_err(path, e))?;
@@ -238,9 +325,11 @@ pub fn read_nifti(path: &Path) -> Result<RawVolume> {
     } else {
         voxels
     };
+    let geometry = geometry_from_ras(dims, ras_affine(&h));
+    geometry.check(path)?;
     Ok(RawVolume {
         path: path.to_path_buf(),
-        geometry: geometry_from_ras(dims, ras_affine(&h)),
+        geometry,
         voxels,
     })
 }

@@ -138,7 +138,8 @@ fn split_vectors(s: &str) -> Vec<&str> {
 /// Signs that take a vector in the file's anatomical space to LPS, per component.
 fn space_to_lps(path: &Path, space: &str) -> Result<[f64; 3]> {
     let code: String = match space.to_ascii_lowercase().as_str() {
-        s if s.len() == 3 => s.to_string(),
+        // Characters, not bytes: a non-ASCII value must not pass as three letters.
+        s if s.chars().count() == 3 => s.to_string(),
         s => {
             let parts: Vec<&str> = s.split('-').collect();
             if parts.len() != 3 {
@@ -357,16 +358,18 @@ fn parse_header(path: &Path, bytes: &[u8]) -> Result<Header> {
         }
         None => [0.0; 3],
     };
+    let geometry = Geometry {
+        dims,
+        origin,
+        directions,
+    };
+    geometry.check(path)?;
     Ok(Header {
         kind,
         dims,
         gzip,
         big_endian,
-        geometry: Geometry {
-            dims,
-            origin,
-            directions,
-        },
+        geometry,
         data_offset,
     })
 }
@@ -481,11 +484,38 @@ fn gunzip_into(path: &Path, payload: &[u8], out: &mut [u8]) -> Result<()> {
     Ok(())
 }
 
+/// The most a deflate stream can expand (zlib technical details: 1032:1).
+pub(crate) const MAX_DEFLATE_RATIO: usize = 1032;
+
 fn decode<T: Sample>(path: &Path, h: &Header, payload: &[u8]) -> Result<Vec<T>> {
     let n = h.dims[0]
         .checked_mul(h.dims[1])
         .and_then(|x| x.checked_mul(h.dims[2]))
         .ok_or_else(|| DataError::format(path, "sizes overflow"))?;
+    // Checked against the payload before allocating: raw data must be exactly that long,
+    // and deflate cannot expand more than 1032:1 (zlib's limit), so a gzip payload bounds
+    // the size too. A hostile `sizes` line then fails here instead of aborting on
+    // allocation.
+    let bytes = n
+        .checked_mul(std::mem::size_of::<T>())
+        .ok_or_else(|| DataError::format(path, "sizes times the voxel size overflow"))?;
+    let most = if h.gzip {
+        payload.len().saturating_mul(MAX_DEFLATE_RATIO)
+    } else {
+        payload.len()
+    };
+    if bytes > most {
+        return Err(DataError::format(
+            path,
+            format!(
+                "header says {bytes} payload bytes ({:?} voxels), the {} payload of {} bytes \
+                 cannot hold them (header/payload size mismatch)",
+                h.dims,
+                if h.gzip { "gzip" } else { "raw" },
+                payload.len()
+            ),
+        ));
+    }
     let mut data = vec![T::zeroed(); n];
     fill_payload(path, payload, h.gzip, bytemuck::cast_slice_mut(&mut data))?;
     let size = std::mem::size_of::<T>();

@@ -38,6 +38,11 @@ pub struct PrepareConfig {
     pub size: usize,
     /// HU windows, one channel each (default `[40:400]`).
     pub windows: Vec<Window>,
+    /// In-plane pixel size (mm) of the slices (`--spacing`): resampled to it, then centre
+    /// cropped or padded with air to `size`. `None` (default, the study's): the whole field
+    /// of view resized to `size`.
+    #[serde(default)]
+    pub spacing_mm: Option<f64>,
     /// PNG bit depth: `Some(8)` / `Some(16)`, or `None` for no PNGs (cache only).
     pub png_bit_depth: Option<u8>,
     /// Alias CSV (`alias,canonical`) extending the built-in table.
@@ -58,6 +63,9 @@ pub struct PrepareConfig {
     /// Pick up `<input>/patients.csv` when `patients` is `None` (default true).
     #[serde(default = "yes")]
     pub auto_patients: bool,
+    /// deepmind / totalsegmentator layouts: CT file glob and masks folder name.
+    #[serde(default)]
+    pub mask_folder: layout::MaskFolderOptions,
     /// deepmind layout: which annotator's delineations to read (default oncologist).
     #[serde(default)]
     pub annotator: Annotator,
@@ -80,6 +88,7 @@ impl PrepareConfig {
             layout: None,
             size: 128,
             windows: vec![Window::default()],
+            spacing_mm: None,
             png_bit_depth: Some(8),
             aliases: None,
             structures: StructureSelection::Study,
@@ -89,6 +98,7 @@ impl PrepareConfig {
             seed: 0,
             patients: None,
             auto_patients: true,
+            mask_folder: layout::MaskFolderOptions::default(),
             annotator: Annotator::default(),
             group_scan_suffix: true,
             overwrite: false,
@@ -105,6 +115,14 @@ impl PrepareConfig {
         };
         if self.size == 0 || self.size > 4096 {
             return bad("--size", format!("{}: must be 1..=4096", self.size));
+        }
+        if let Some(mm) = self.spacing_mm
+            && !(mm.is_finite() && mm > 0.0 && mm <= 100.0)
+        {
+            return bad(
+                "--spacing",
+                format!("{mm}: must be a pixel size in mm, 0 < MM <= 100"),
+            );
         }
         if self.windows.is_empty() {
             return bad("--window", "at least one window is needed".into());
@@ -229,6 +247,33 @@ pub fn file_stem_for(id: &str) -> String {
 /// Windowed, resampled slices of a canonical CT: `slices × windows × size × size` bytes.
 /// Slice `k` of the output is canonical slice `k` (inferior → superior).
 pub fn render_slices(ct: &crate::Volume<f32>, size: usize, windows: &[Window]) -> Vec<u8> {
+    render_slices_at(ct, size, windows, None)
+}
+
+/// The in-plane resampler of a canonical CT: the whole field of view to `size²`, or with
+/// `spacing_mm` a fixed pixel size, centre-cropped or padded with air.
+pub fn resampler_for(ct: &crate::Volume<f32>, size: usize, spacing_mm: Option<f64>) -> Resampler {
+    let [cols, rows, _] = ct.geometry.dims;
+    match spacing_mm {
+        None => Resampler::new(rows, cols, size),
+        Some(mm) => Resampler::physical(
+            rows,
+            cols,
+            size,
+            ct.geometry.spacing(0),
+            ct.geometry.spacing(1),
+            mm,
+        ),
+    }
+}
+
+/// [`render_slices`] with an optional fixed pixel size (`--spacing`).
+pub fn render_slices_at(
+    ct: &crate::Volume<f32>,
+    size: usize,
+    windows: &[Window],
+    spacing_mm: Option<f64>,
+) -> Vec<u8> {
     let [cols, rows, n] = ct.geometry.dims;
     let plane = cols * rows;
     let per = windows.len() * size * size;
@@ -236,7 +281,7 @@ pub fn render_slices(ct: &crate::Volume<f32>, size: usize, windows: &[Window]) -
     if plane == 0 {
         return out;
     }
-    let rs = Resampler::new(rows, cols, size);
+    let rs = resampler_for(ct, size, spacing_mm);
     out.par_chunks_mut(per)
         .zip(ct.data.par_chunks(plane))
         .for_each_init(
@@ -265,7 +310,7 @@ fn process_scan(
         ct,
         structures,
         warnings,
-    } = layout::load_scan(src, table, &config.input)?;
+    } = layout::load_scan_with(src, table, &config.input, &config.mask_folder)?;
     let [cols, rows, n] = ct.geometry.dims;
     if n == 0 || cols == 0 || rows == 0 {
         return Err(DataError::Layout {
@@ -275,7 +320,7 @@ fn process_scan(
     }
     let size = config.size;
     let stem = file_stem_for(&src.id);
-    let pixels = render_slices(&ct, size, &config.windows);
+    let pixels = render_slices_at(&ct, size, &config.windows, config.spacing_mm);
     let per = config.windows.len() * size * size;
     let sums = pixel_sums(&pixels, config.windows.len(), size * size);
     // Cache file.
@@ -302,7 +347,7 @@ fn process_scan(
         std::fs::create_dir_all(&dir).map_err(|e| DataError::io(&dir, e))?;
         images = (0..n).map(|k| format!("{dir_rel}/{k:04}.png")).collect();
         let plane = cols * rows;
-        let rs = Resampler::new(rows, cols, size);
+        let rs = resampler_for(&ct, size, config.spacing_mm);
         images
             .par_iter()
             .enumerate()
@@ -383,6 +428,37 @@ fn sibling(out: &Path, tag: &str) -> Result<PathBuf> {
     Ok(parent.join(format!(".{name}.{tag}-{}", std::process::id())))
 }
 
+/// Removes `.<out name>.partial-<pid>` folders left beside `out` by killed runs: those whose process no longer exists (checked through `/proc/<pid>` where there
+/// is one; elsewhere only this process's own). Best effort: a folder that cannot be
+/// removed is left alone.
+fn remove_stale_partials(out: &Path) {
+    let Some(name) = out.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return;
+    };
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let Ok(entries) = std::fs::read_dir(&parent) else {
+        return;
+    };
+    let proc_fs = Path::new("/proc/self").exists();
+    for e in entries.flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        // `.old-<pid>` folders are never touched: after a kill between the two renames one
+        // holds the only copy of the previous dataset.
+        let pid = n
+            .strip_prefix(&format!(".{name}.partial-"))
+            .and_then(|p| p.parse::<u32>().ok());
+        let Some(pid) = pid else { continue };
+        let alive =
+            pid == std::process::id() || !proc_fs || Path::new(&format!("/proc/{pid}")).exists();
+        if !alive && e.path().is_dir() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
 /// Runs the whole preparation. `progress` is called from worker threads.
 pub fn prepare(config: &PrepareConfig, progress: &(dyn Fn(Progress) + Sync)) -> Result<Summary> {
     config.validate()?;
@@ -428,7 +504,7 @@ fn prepare_inner(config: &PrepareConfig, progress: &(dyn Fn(Progress) + Sync)) -
             });
         }
     }
-    let (layout, scans) = layout::discover(&config.input, config.layout)?;
+    let (layout, scans) = layout::discover_with(&config.input, config.layout, &config.mask_folder)?;
     let (scans, annotator_skipped) = if layout == Layout::DeepMind {
         layout::select_annotator(scans, config.annotator)
     } else {
@@ -453,6 +529,7 @@ fn prepare_inner(config: &PrepareConfig, progress: &(dyn Fn(Progress) + Sync)) -
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(|e| DataError::io(&tmp, e))?;
     }
+    remove_stale_partials(&config.out);
     for d in [tmp.join("cache"), tmp.join("images")] {
         std::fs::create_dir_all(&d).map_err(|e| DataError::io(&d, e))?;
     }
@@ -652,6 +729,7 @@ fn prepare_inner(config: &PrepareConfig, progress: &(dyn Fn(Progress) + Sync)) -
         layout,
         windows: config.windows.clone(),
         size: config.size,
+        pixel_spacing_mm: config.spacing_mm,
         png_bit_depth: config.png_bit_depth,
         structures: columns,
         label_rule: config.label_rule,

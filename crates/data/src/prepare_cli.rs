@@ -10,6 +10,13 @@
 //! assert_eq!(c.windows.len(), 2);
 //! assert_eq!(c.split.train, 0.8);
 //! assert!(PrepareArgs::try_parse_from(["prepare", "--input", "in"]).is_err());
+//! // A negative level after a space, a named window and an HU range.
+//! let a = PrepareArgs::try_parse_from(["prepare", "--input", "in", "--out", "o",
+//!     "--window", "-600:1500", "--window", "bone", "--hu-range", "-160:240"]).unwrap();
+//! let w = a.to_config().unwrap().windows;
+//! assert_eq!((w[0].level, w[0].width), (-600.0, 1500.0));
+//! assert_eq!((w[1].level, w[1].width), (400.0, 1800.0));
+//! assert_eq!((w[2].level, w[2].width), (40.0, 400.0));
 //! ```
 
 use std::path::PathBuf;
@@ -20,7 +27,7 @@ use crate::error::Result;
 use crate::labels::LabelRule;
 use crate::layout::{Annotator, Layout};
 use crate::prepare::{PrepareConfig, Summary};
-use crate::slices::parse_windows;
+use crate::slices::{Window, parse_windows};
 use crate::split::SplitFractions;
 use crate::structures::StructureSelection;
 
@@ -34,15 +41,32 @@ pub struct PrepareArgs {
     /// Output folder (must not exist or be empty, unless --force).
     #[arg(long)]
     pub out: PathBuf,
-    /// Layout: deepmind, dicom or labelmap (auto-detected when absent).
+    /// Layout: deepmind, totalsegmentator, dicom or labelmap (auto-detected when absent).
     #[arg(long)]
     pub layout: Option<Layout>,
+    /// CT + masks layouts: glob for the CT file name (default CT_IMAGE.* for deepmind,
+    /// ct.* for totalsegmentator).
+    #[arg(long)]
+    pub ct_name: Option<String>,
+    /// CT + masks layouts: name of the masks folder (default segmentations).
+    #[arg(long)]
+    pub masks_dir: Option<String>,
     /// Image side in pixels.
     #[arg(long, default_value_t = 128)]
     pub size: usize,
-    /// HU window LEVEL:WIDTH; repeat (or comma-separate) to stack windows as channels.
-    #[arg(long, default_value = "40:400")]
+    /// HU window LEVEL:WIDTH (`-600:1500` works after a space too) or a name: brain 40:80,
+    /// soft_tissue 40:400 (the default), lung -600:1500, bone 400:1800, head_neck 40:350.
+    /// Repeat (or comma-separate) to stack windows as channels.
+    #[arg(long, allow_hyphen_values = true)]
     pub window: Vec<String>,
+    /// HU range MIN:MAX as a window (level (MIN+MAX)/2, width MAX−MIN); repeatable, added
+    /// after the --window channels.
+    #[arg(long, allow_hyphen_values = true)]
+    pub hu_range: Vec<String>,
+    /// In-plane pixel size in mm: slices resampled to it, then centre-cropped or padded
+    /// with air to --size (default: the whole field of view resized to --size).
+    #[arg(long)]
+    pub spacing: Option<f64>,
     /// CSV `alias,canonical` extending the built-in structure names.
     #[arg(long)]
     pub aliases: Option<PathBuf>,
@@ -94,8 +118,13 @@ impl PrepareArgs {
     pub fn to_config(&self) -> Result<PrepareConfig> {
         let mut c = PrepareConfig::new(&self.input, &self.out);
         c.layout = self.layout;
+        c.mask_folder = crate::layout::MaskFolderOptions {
+            ct_name: self.ct_name.clone(),
+            masks_dir: self.masks_dir.clone(),
+        };
         c.size = self.size;
-        c.windows = parse_windows(&self.window)?;
+        c.windows = self.windows()?;
+        c.spacing_mm = self.spacing;
         c.aliases = self.aliases.clone();
         c.structures = self.structures;
         c.label_rule = self.label_rule;
@@ -110,6 +139,34 @@ impl PrepareArgs {
         c.overwrite = self.force;
         c.threads = self.threads;
         Ok(c)
+    }
+}
+
+impl PrepareArgs {
+    /// The channels: `--window` values, then `--hu-range` values; the default window
+    /// (soft_tissue, 40:400) when neither is given.
+    pub fn windows(&self) -> Result<Vec<Window>> {
+        let mut w = if self.window.is_empty() {
+            Vec::new()
+        } else {
+            parse_windows(&self.window)?
+        };
+        for r in &self.hu_range {
+            for part in r.split(',').filter(|p| !p.trim().is_empty()) {
+                w.push(Window::from_hu_range(part.trim())?);
+            }
+        }
+        if w.is_empty() {
+            w.push(Window::default());
+        }
+        Ok(w)
+    }
+
+    /// Notes about the flags that are no error (a window that looks swapped, `400:40`).
+    pub fn warnings(&self) -> Vec<String> {
+        self.windows()
+            .map(|w| w.iter().filter_map(Window::swapped_warning).collect())
+            .unwrap_or_default()
     }
 }
 
@@ -157,4 +214,61 @@ pub fn summary_table(s: &Summary) -> String {
     }
     out.push_str(&format!("fingerprint {}\n", s.fingerprint));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(extra: &[&str]) -> std::result::Result<PrepareArgs, clap::Error> {
+        let mut v = vec!["prepare", "--input", "in", "--out", "o"];
+        v.extend_from_slice(extra);
+        PrepareArgs::try_parse_from(v)
+    }
+
+    #[test]
+    fn window_flags() {
+        // Default: soft tissue 40:400.
+        let c = args(&[]).unwrap().to_config().unwrap();
+        assert_eq!(c.windows, vec![Window::default()]);
+        // With a space or `=`, a negative level is a value, not a flag.
+        for a in [
+            args(&["--window", "-600:1500"]).unwrap(),
+            args(&["--window=-600:1500"]).unwrap(),
+            args(&["--window", "lung"]).unwrap(),
+        ] {
+            let w = a.to_config().unwrap().windows;
+            assert_eq!((w[0].level, w[0].width), (-600.0, 1500.0));
+        }
+        for (name, l, w) in crate::slices::NAMED_WINDOWS {
+            let c = args(&["--window", name]).unwrap().to_config().unwrap();
+            assert_eq!((c.windows[0].level, c.windows[0].width), (l, w), "{name}");
+        }
+        // HU range -1000:500 = level -250, width 1500.
+        let w = args(&["--hu-range", "-1000:500"])
+            .unwrap()
+            .to_config()
+            .unwrap()
+            .windows;
+        assert_eq!((w[0].level, w[0].width), (-250.0, 1500.0));
+        // Width <= 0 refused, naming the flag.
+        for bad in ["40:0", "40:-10"] {
+            let e = args(&["--window", bad]).unwrap().to_config().unwrap_err();
+            assert!(e.to_string().contains("--window"), "{e}");
+        }
+        assert!(
+            args(&["--hu-range", "240:-160"])
+                .unwrap()
+                .to_config()
+                .is_err()
+        );
+        assert!(args(&["--window", "muscle"]).unwrap().to_config().is_err());
+        // A level that looks like a width: a warning, not an error.
+        let a = args(&["--window", "400:40"]).unwrap();
+        assert!(a.to_config().is_ok());
+        let w = a.warnings();
+        assert_eq!(w.len(), 1);
+        assert!(w[0].contains("did you mean 40:400"), "{}", w[0]);
+        assert!(args(&["--window", "bone"]).unwrap().warnings().is_empty());
+    }
 }

@@ -197,6 +197,10 @@ pub struct DatasetInfo {
     pub windows: Vec<Window>,
     /// Image side (pixels).
     pub size: usize,
+    /// In-plane pixel size (mm) with `--spacing` (slices centre-cropped / padded with air);
+    /// `null`: the whole field of view resized to `size` (the default).
+    #[serde(default)]
+    pub pixel_spacing_mm: Option<f64>,
     /// PNG bit depth (8 or 16), `None` when no PNGs were written.
     pub png_bit_depth: Option<u8>,
     /// Structure columns of `labels.csv`.

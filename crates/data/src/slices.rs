@@ -39,17 +39,77 @@ impl Default for Window {
     }
 }
 
+/// Named windows (level:width, HU): the usual radiology presets.
+pub const NAMED_WINDOWS: [(&str, f32, f32); 5] = [
+    ("brain", 40.0, 80.0),
+    ("soft_tissue", 40.0, 400.0),
+    ("lung", -600.0, 1500.0),
+    ("bone", 400.0, 1800.0),
+    ("head_neck", 40.0, 350.0),
+];
+
+impl Window {
+    /// The window covering HU `min..max` (`--hu-range MIN:MAX`): level `(min + max) / 2`,
+    /// width `max − min`.
+    pub fn from_hu_range(s: &str) -> Result<Self> {
+        let bad = |detail: String| DataError::InvalidArgument {
+            name: "--hu-range".into(),
+            detail: format!("{s:?}: {detail}"),
+        };
+        let (a, b) = s
+            .split_once(':')
+            .ok_or_else(|| bad("expected MIN:MAX, e.g. -160:240".into()))?;
+        let num = |t: &str| -> Result<f32> {
+            t.trim()
+                .parse::<f32>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| bad(format!("{t:?} is not a number")))
+        };
+        let (lo, hi) = (num(a)?, num(b)?);
+        if hi <= lo {
+            return Err(bad(
+                "MAX must be above MIN (the width MAX − MIN must be > 0)".into(),
+            ));
+        }
+        Ok(Window {
+            level: (lo + hi) / 2.0,
+            width: hi - lo,
+        })
+    }
+
+    /// A note when the window looks written the wrong way round (`400:40`: a level above
+    /// its width, as when LEVEL and WIDTH are swapped); `None` otherwise.
+    pub fn swapped_warning(&self) -> Option<String> {
+        (self.level > self.width).then(|| {
+            format!(
+                "window {self}: level {} is above width {}; the order is LEVEL:WIDTH (did you \
+                 mean {}:{}?)",
+                self.level, self.width, self.width, self.level
+            )
+        })
+    }
+}
+
 impl std::str::FromStr for Window {
     type Err = DataError;
-    /// Parses `LEVEL:WIDTH`, e.g. `40:400` or `-600:1500`.
+    /// Parses `LEVEL:WIDTH` (e.g. `40:400` or `-600:1500`) or a name of
+    /// [`NAMED_WINDOWS`] (`brain`, `soft_tissue`, `lung`, `bone`, `head_neck`).
     fn from_str(s: &str) -> Result<Self> {
         let bad = |detail: String| DataError::InvalidArgument {
             name: "--window".into(),
             detail,
         };
-        let (l, w) = s
-            .split_once(':')
-            .ok_or_else(|| bad(format!("{s:?}: expected LEVEL:WIDTH, e.g. 40:400")))?;
+        let key = s.trim().to_ascii_lowercase().replace('-', "_");
+        if let Some(&(_, level, width)) = NAMED_WINDOWS.iter().find(|(n, _, _)| *n == key) {
+            return Ok(Window { level, width });
+        }
+        let (l, w) = s.split_once(':').ok_or_else(|| {
+            bad(format!(
+                "{s:?}: expected LEVEL:WIDTH, e.g. 40:400, or one of brain, soft_tissue, \
+                     lung, bone, head_neck"
+            ))
+        })?;
         let level: f32 = l
             .trim()
             .parse()
@@ -59,7 +119,9 @@ impl std::str::FromStr for Window {
             .parse()
             .map_err(|_| bad(format!("{s:?}: width {w:?} is not a number")))?;
         if !level.is_finite() || !width.is_finite() || width <= 0.0 {
-            return Err(bad(format!("{s:?}: width must be a positive number")));
+            return Err(bad(format!(
+                "{s:?}: width must be a positive number (LEVEL:WIDTH)"
+            )));
         }
         Ok(Window { level, width })
     }
@@ -117,6 +179,8 @@ struct Taps {
     i0: Vec<usize>,
     i1: Vec<usize>,
     f: Vec<f32>,
+    /// False where the output sample lies outside the input (fixed-spacing padding).
+    inside: Vec<bool>,
 }
 
 impl Taps {
@@ -126,6 +190,7 @@ impl Taps {
             i0: Vec::with_capacity(n_out),
             i1: Vec::with_capacity(n_out),
             f: Vec::with_capacity(n_out),
+            inside: Vec::with_capacity(n_out),
         };
         let last = n_in.saturating_sub(1);
         for o in 0..n_out {
@@ -135,10 +200,40 @@ impl Taps {
             t.i0.push(x0);
             t.i1.push(x1);
             t.f.push((x - x0 as f64) as f32);
+            t.inside.push(true);
+        }
+        t
+    }
+
+    /// Fixed physical pixel size: output sample `o` of `n_out` lies `(o − (n_out − 1)/2) ·
+    /// mm` from the image centre, i.e. at input index `x = (n_in − 1)/2 + (o − (n_out −
+    /// 1)/2) · mm / spacing_in`; samples with `x` outside `[−0.5, n_in − 0.5]` (beyond the
+    /// input's outer pixel edges) are padding.
+    fn physical(n_in: usize, n_out: usize, spacing_in: f64, mm: f64) -> Self {
+        let mut t = Taps {
+            i0: Vec::with_capacity(n_out),
+            i1: Vec::with_capacity(n_out),
+            f: Vec::with_capacity(n_out),
+            inside: Vec::with_capacity(n_out),
+        };
+        let last = n_in.saturating_sub(1);
+        let centre_in = last as f64 / 2.0;
+        let centre_out = (n_out as f64 - 1.0) / 2.0;
+        for o in 0..n_out {
+            let x = centre_in + (o as f64 - centre_out) * mm / spacing_in;
+            t.inside.push(x >= -0.5 && x <= n_in as f64 - 0.5);
+            let x = x.clamp(0.0, last as f64);
+            let x0 = x.floor() as usize;
+            t.i0.push(x0);
+            t.i1.push((x0 + 1).min(last));
+            t.f.push((x - x0 as f64) as f32);
         }
         t
     }
 }
+
+/// HU of the padding around an image resampled at a fixed spacing (air).
+pub const AIR_HU: f32 = -1000.0;
 
 /// Bilinear resampler from a `rows_in × cols_in` row-major image to `size × size`.
 /// Build once per scan, apply to every slice.
@@ -163,6 +258,28 @@ impl Resampler {
         }
     }
 
+    /// A resampler to a fixed physical pixel size (`--spacing MM`): the `size × size`
+    /// output covers `size · mm` millimetres centred on the input image's centre; input
+    /// spacings are `col_mm` (between columns) and `row_mm` (between rows). Same bilinear
+    /// rule as [`Resampler::new`] (no anti-alias filter); output beyond the input's edges
+    /// is air ([`AIR_HU`]): a larger field of view is centre-cropped, a smaller one padded.
+    pub fn physical(
+        rows_in: usize,
+        cols_in: usize,
+        size: usize,
+        col_mm: f64,
+        row_mm: f64,
+        mm: f64,
+    ) -> Self {
+        Resampler {
+            cols_in,
+            rows_in,
+            size,
+            cols: Taps::physical(cols_in, size, col_mm, mm),
+            rows: Taps::physical(rows_in, size, row_mm, mm),
+        }
+    }
+
     /// Output side length.
     pub fn size(&self) -> usize {
         self.size
@@ -184,6 +301,15 @@ impl Resampler {
             let fy = self.rows.f[orow];
             for ((o, &p), &q) in out_row.iter_mut().zip(&r0).zip(&r1) {
                 *o = p + fy * (q - p);
+            }
+            if !self.rows.inside[orow] {
+                out_row.fill(AIR_HU);
+            } else {
+                for (o, &inside) in out_row.iter_mut().zip(&self.cols.inside) {
+                    if !inside {
+                        *o = AIR_HU;
+                    }
+                }
             }
         }
     }
@@ -284,5 +410,35 @@ mod tests {
         for row in out.chunks(4) {
             assert_eq!(row, &[0.0, 2.5, 7.5, 10.0]);
         }
+    }
+}
+
+#[cfg(test)]
+mod spacing_tests {
+    use super::*;
+
+    #[test]
+    fn physical_resampling_crops_and_pads() {
+        // 4 columns × 2 rows at 1 mm: values = column index.
+        let src: Vec<f32> = (0..2).flat_map(|_| (0..4).map(|c| c as f32)).collect();
+        // At 1 mm and size 4: the identity.
+        let mut out = vec![0f32; 16];
+        Resampler::physical(2, 4, 4, 1.0, 1.0, 1.0).apply(&src, &mut out);
+        assert_eq!(&out[4..8], &[0.0, 1.0, 2.0, 3.0]);
+        // Rows 0 and 3 lie beyond the 2-row input: air.
+        assert!(out[..4].iter().all(|&v| v == AIR_HU));
+        assert!(out[12..].iter().all(|&v| v == AIR_HU));
+        // 2 mm pixels, size 4: 8 mm wide, the 4 mm image in the middle two columns.
+        let mut out = vec![0f32; 16];
+        Resampler::physical(2, 4, 4, 1.0, 1.0, 2.0).apply(&src, &mut out);
+        let row = &out[4..8];
+        assert_eq!(row[0], AIR_HU);
+        assert_eq!(row[3], AIR_HU);
+        // Output columns 1 and 2 sample input x = 1.5 ∓ 1 = 0.5 and 2.5.
+        assert_eq!((row[1], row[2]), (0.5, 2.5));
+        // 0.5 mm pixels, size 4: the central 2 mm (crop), x = 0.75, 1.25, 1.75, 2.25.
+        let mut out = vec![0f32; 16];
+        Resampler::physical(2, 4, 4, 1.0, 1.0, 0.5).apply(&src, &mut out);
+        assert_eq!(&out[4..8], &[0.75, 1.25, 1.75, 2.25]);
     }
 }

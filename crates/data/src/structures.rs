@@ -65,6 +65,21 @@ const DEEPMIND_BASES: [(&str, &str); 13] = [
     ("Submandibular", "Glnd_Submand"),
 ];
 
+/// TotalSegmentator (v2) base names that mean the same structure as a canonical one
+/// (tasks `total`, `head_glands_cavities`, `craniofacial_structures`, `brain_structures`);
+/// sides come as `_left` / `_right`. `brain`, `brainstem` and `spinal_cord` match the
+/// canonical names directly. Not mapped: the lung lobes (`lung_upper_lobe_left`, ...: a
+/// lobe is not the whole lung), `skull`, `vertebrae_*`, `optic_chiasm` and every other
+/// TotalSegmentator structure; TotalSegmentator has no cochlea, lacrimal gland or spinal
+/// canal.
+const TOTALSEGMENTATOR_BASES: [(&str, &str); 5] = [
+    ("Eye", "Eye"),
+    ("Eye-Lens", "Lens"),
+    ("Parotid-Gland", "Parotid"),
+    ("Submandibular-Gland", "Glnd_Submand"),
+    ("Lacrimal-Gland", "Glnd_Lacrimal"),
+];
+
 /// Which structures become `labels.csv` columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -127,7 +142,7 @@ impl StructureTable {
         for name in CANONICAL {
             aliases.insert(normalise(name), name.to_string());
         }
-        for (dm, canon_base) in DEEPMIND_BASES {
+        for (dm, canon_base) in DEEPMIND_BASES.into_iter().chain(TOTALSEGMENTATOR_BASES) {
             let sided = CANONICAL
                 .iter()
                 .any(|c| *c == format!("{canon_base}_L").as_str());
@@ -266,6 +281,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn totalsegmentator_names_that_do_not_map() {
+        let t = StructureTable::study();
+        for n in [
+            "lung_upper_lobe_left",
+            "lung_lower_lobe_right",
+            "skull",
+            "vertebrae_C1",
+        ] {
+            assert_eq!(t.canonical(n), None, "{n}");
+        }
+    }
+
+    #[test]
     fn all_deepmind_spellings_map() {
         let t = StructureTable::study();
         let cases = [
@@ -289,6 +317,18 @@ mod tests {
             ("Submandibular-Lt", "Glnd_Submand_L"),
             ("Submandibular_Rt", "Glnd_Submand_R"),
             ("OPTICNRV_CNV_L", "OpticNrv_cnv_L"),
+            // TotalSegmentator spellings.
+            ("spinal_cord", "SpinalCord"),
+            ("brain", "Brain"),
+            ("brainstem", "Brainstem"),
+            ("mandible", "Bone_Mandible"),
+            ("parotid_gland_left", "Parotid_L"),
+            ("parotid_gland_right", "Parotid_R"),
+            ("submandibular_gland_left", "Glnd_Submand_L"),
+            ("eye_left", "Eye_L"),
+            ("eye_right", "Eye_R"),
+            ("eye_lens_left", "Lens_L"),
+            ("optic_nerve_right", "OpticNrv_cnv_R"),
             ("spinalcanal", "SpinalCanal"),
         ];
         for (a, c) in cases {

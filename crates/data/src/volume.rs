@@ -56,6 +56,46 @@ impl Geometry {
         p
     }
 
+    /// Checks that the grid can place voxels in space: origin and directions finite, every
+    /// spacing within 1e-6..=1e6 mm, and the three direction vectors independent (the
+    /// determinant at least 1e-6 of the product of their lengths). A zero, infinite or
+    /// singular grid (all slices at one z, `z = inf`) is refused, naming `path`.
+    pub fn check(&self, path: &std::path::Path) -> Result<()> {
+        let bad = |detail: String| DataError::format(path, detail);
+        if self
+            .origin
+            .iter()
+            .chain(self.directions.iter().flatten())
+            .any(|v| !v.is_finite())
+        {
+            return Err(bad(format!(
+                "non-finite geometry: origin {:?}, directions {:?}",
+                self.origin, self.directions
+            )));
+        }
+        for a in 0..3 {
+            let s = self.spacing(a);
+            if !(1e-6..=1e6).contains(&s) {
+                return Err(bad(format!(
+                    "voxel spacing {s} mm along axis {a} (direction {:?}): must be within \
+                     1e-6..1e6 mm",
+                    self.directions[a]
+                )));
+            }
+        }
+        let [a, b, c] = self.directions;
+        let det = a[0] * (b[1] * c[2] - b[2] * c[1]) - a[1] * (b[0] * c[2] - b[2] * c[0])
+            + a[2] * (b[0] * c[1] - b[1] * c[0]);
+        let scale = self.spacing(0) * self.spacing(1) * self.spacing(2);
+        if det.is_nan() || det.abs() < 1e-6 * scale {
+            return Err(bad(format!(
+                "singular voxel directions {:?} (axes not independent)",
+                self.directions
+            )));
+        }
+        Ok(())
+    }
+
     /// True when both grids have the same size and place voxels within `tol_mm` of each
     /// other (origin and every direction vector compared).
     pub fn same_grid(&self, other: &Geometry, tol_mm: f64) -> bool {

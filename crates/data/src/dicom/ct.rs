@@ -173,6 +173,121 @@ struct Slice {
     hu: Vec<f32>,
 }
 
+/// Validates the image pixel module before any decoding (issue 10 §3): Rows/Columns
+/// 1..=65535; BitsAllocated 8, 16 or 32; BitsStored 1..=min(BitsAllocated, 16) (CT is at
+/// most 16 bits; larger values make dicom-pixeldata panic or build 2^31-entry tables);
+/// HighBit = BitsStored − 1; PixelRepresentation 0 or 1; RescaleSlope/Intercept, when
+/// present, finite numbers; native pixel data long enough; JPEG 2000 codestreams of the
+/// image's size and of no more bits than allocated.
+fn check_pixel_module(
+    path: &Path,
+    obj: &dicom_object::DefaultDicomObject,
+    rows: usize,
+    cols: usize,
+) -> Result<()> {
+    let bad = |detail: String| Err(dicom_err(path, detail));
+    if !(1..=65535).contains(&rows) || !(1..=65535).contains(&cols) {
+        return bad(format!(
+            "image size {rows}x{cols} (Rows, Columns must be 1..65535)"
+        ));
+    }
+    let uint = |tag, name: &str| -> Result<Option<u32>> {
+        match obj.element_opt(tag).ok().flatten() {
+            None => Ok(None),
+            Some(e) => e
+                .to_int::<u32>()
+                .map(Some)
+                .map_err(|_| dicom_err(path, format!("{name} is not a number"))),
+        }
+    };
+    let allocated = uint(tags::BITS_ALLOCATED, "BitsAllocated")?
+        .ok_or_else(|| dicom_err(path, "missing BitsAllocated"))?;
+    let stored = uint(tags::BITS_STORED, "BitsStored")?.unwrap_or(allocated);
+    let high = uint(tags::HIGH_BIT, "HighBit")?.unwrap_or(stored.saturating_sub(1));
+    let repr = uint(tags::PIXEL_REPRESENTATION, "PixelRepresentation")?.unwrap_or(0);
+    if !matches!(allocated, 8 | 16 | 32) {
+        return bad(format!("BitsAllocated {allocated} (8, 16 or 32 only)"));
+    }
+    if stored == 0 || stored > allocated.min(16) {
+        return bad(format!(
+            "BitsStored {stored} with BitsAllocated {allocated} (CT stores 1..16 bits)"
+        ));
+    }
+    if high + 1 != stored {
+        return bad(format!(
+            "HighBit {high} with BitsStored {stored} (must be BitsStored - 1)"
+        ));
+    }
+    if repr > 1 {
+        return bad(format!("PixelRepresentation {repr} (0 or 1)"));
+    }
+    for (tag, name) in [
+        (tags::RESCALE_SLOPE, "RescaleSlope"),
+        (tags::RESCALE_INTERCEPT, "RescaleIntercept"),
+    ] {
+        if let Some(e) = obj.element_opt(tag).ok().flatten() {
+            match e.to_float64() {
+                Ok(v) if v.is_finite() => {}
+                Ok(v) => return bad(format!("{name} {v} is not finite")),
+                Err(_) => return bad(format!("{name} is not a number")),
+            }
+        }
+    }
+    let Some(pixels) = obj.element_opt(tags::PIXEL_DATA).ok().flatten() else {
+        return bad("no PixelData".into());
+    };
+    let want = rows * cols * allocated as usize / 8;
+    match pixels.fragments() {
+        None => {
+            let have = pixels
+                .value()
+                .primitive()
+                .map_or(0, |p| p.calculate_byte_len());
+            if have < want {
+                return bad(format!(
+                    "PixelData holds {have} bytes, a {rows}x{cols} image of {allocated}-bit \
+                     pixels needs {want}"
+                ));
+            }
+        }
+        Some(frags) => {
+            if let Some((w, h, depth)) = frags.iter().find_map(|f| j2k_size(f)) {
+                if (w, h) != (cols, rows) {
+                    return bad(format!(
+                        "JPEG 2000 codestream of {w}x{h} pixels for a {cols}x{rows} image"
+                    ));
+                }
+                if depth > allocated {
+                    return bad(format!(
+                        "JPEG 2000 codestream of {depth}-bit samples with BitsAllocated \
+                         {allocated} (would be truncated)"
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Width, height and bit depth of the first component from a JPEG 2000 codestream's SIZ
+/// marker segment (ISO/IEC 15444-1 A.5.1), found after SOC (FF4F) in a raw codestream or
+/// inside a JP2 box; `None` when there is none.
+fn j2k_size(bytes: &[u8]) -> Option<(usize, usize, u32)> {
+    let at = bytes
+        .windows(4)
+        .position(|w| w == [0xFF, 0x4F, 0xFF, 0x51])?;
+    let siz = bytes.get(at + 4..at + 4 + 38 + 3)?;
+    let be32 = |o: usize| u32::from_be_bytes([siz[o], siz[o + 1], siz[o + 2], siz[o + 3]]);
+    // Lsiz(2) Rsiz(2) Xsiz(4) Ysiz(4) XOsiz(4) YOsiz(4) XTsiz YTsiz XTOsiz YTOsiz Csiz(2) Ssiz
+    let (x, y, xo, yo) = (be32(4), be32(8), be32(12), be32(16));
+    let ssiz = siz[38];
+    Some((
+        x.saturating_sub(xo) as usize,
+        y.saturating_sub(yo) as usize,
+        u32::from(ssiz & 0x7F) + 1,
+    ))
+}
+
 fn read_slice(path: &Path) -> Result<Slice> {
     let obj = open_dicom(path, None)?;
     let frames: u32 = obj
@@ -215,9 +330,18 @@ fn read_slice(path: &Path) -> Result<Slice> {
     };
     let rows = int(tags::ROWS, "Rows")?;
     let cols = int(tags::COLUMNS, "Columns")?;
-    let decoded = obj
-        .decode_pixel_data()
-        .map_err(|e| dicom_err(path, format!("cannot decode pixel data: {e}")))?;
+    check_pixel_module(path, &obj, rows, cols)?;
+    // The codecs behind dicom-pixeldata may still panic on input they do not expect; the
+    // panic becomes this file's error instead of taking the process down.
+    let decoded =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| obj.decode_pixel_data()))
+            .map_err(|_| {
+                dicom_err(
+                    path,
+                    "the pixel data decoder failed on this file (panicked)",
+                )
+            })?
+            .map_err(|e| dicom_err(path, format!("cannot decode pixel data: {e}")))?;
     if decoded.samples_per_pixel() != 1 {
         return Err(DataError::Unsupported {
             path: path.to_path_buf(),
@@ -227,9 +351,17 @@ fn read_slice(path: &Path) -> Result<Slice> {
             ),
         });
     }
-    let hu: Vec<f32> = decoded
-        .to_vec::<f32>()
-        .map_err(|e| dicom_err(path, format!("cannot convert pixel data to HU: {e}")))?;
+    let hu: Vec<f32> =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decoded.to_vec::<f32>()))
+            .map_err(|_| dicom_err(path, "converting the pixel data to HU failed (panicked)"))?
+            .map_err(|e| dicom_err(path, format!("cannot convert pixel data to HU: {e}")))?;
+    let bad = hu.iter().filter(|v| !v.is_finite()).count();
+    if bad > 0 {
+        return Err(DataError::NonFinite {
+            path: path.to_path_buf(),
+            count: bad,
+        });
+    }
     if hu.len() != rows * cols {
         return Err(dicom_err(
             path,

@@ -45,11 +45,18 @@ fn has_part10_marker(path: &Path) -> Result<bool> {
 pub(crate) fn open_dicom(path: &Path, until: Option<Tag>) -> Result<DefaultDicomObject> {
     let part10 = has_part10_marker(path)?;
     if part10 {
+        // The element structure is checked first, on the file's bytes in memory: dicom-rs
+        // allocates an element's declared length before reading it, so a corrupt length
+        // would otherwise ask for gigabytes (issue 10 §3). Then parsed from that memory.
+        let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+        check_lengths_part10(&bytes).map_err(|e| dicom_err(path, e))?;
         let mut opts = OpenFileOptions::new();
         if let Some(t) = until {
             opts = opts.read_until(t);
         }
-        return opts.open_file(path).map_err(|e| dicom_err(path, e));
+        return opts
+            .from_reader(&bytes[128..])
+            .map_err(|e| dicom_err(path, e));
     }
     // Plausibility check before parsing (a text or image file would otherwise be parsed as
     // elements with absurd lengths): a bare data set starts with a group 0000-0008 tag whose
@@ -68,18 +75,20 @@ pub(crate) fn open_dicom(path: &Path, until: Option<Tag>) -> Result<DefaultDicom
             "not a DICOM file (no Part-10 header, and no plausible data set at its start)",
         ));
     }
-    file.seek(SeekFrom::Start(0))
-        .map_err(|e| DataError::io(path, e))?;
-    let obj = InMemDicomObject::read_dataset_with_ts(
-        std::io::BufReader::new(file),
-        &IMPLICIT_VR_LITTLE_ENDIAN.erased(),
-    )
-    .map_err(|e| {
-        dicom_err(
-            path,
-            format!("no Part-10 header, and not an Implicit VR Little Endian data set: {e}"),
-        )
-    })?;
+    drop(file);
+    let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+    check_lengths(&bytes, 0, bytes.len(), false, 0)
+        .map_err(|e| dicom_err(path, format!("no Part-10 header, and {e}")))?;
+    let obj =
+        InMemDicomObject::read_dataset_with_ts(&bytes[..], &IMPLICIT_VR_LITTLE_ENDIAN.erased())
+            .map_err(|e| {
+                dicom_err(
+                    path,
+                    format!(
+                        "no Part-10 header, and not an Implicit VR Little Endian data set: {e}"
+                    ),
+                )
+            })?;
     // A random binary file may parse as a few garbage elements: require an SOP Class UID.
     if obj
         .element_opt(tags::SOP_CLASS_UID)
@@ -94,6 +103,211 @@ pub(crate) fn open_dicom(path: &Path, until: Option<Tag>) -> Result<DefaultDicom
     }
     obj.with_meta(FileMetaTableBuilder::new().transfer_syntax(IMPLICIT_VR_LITTLE_ENDIAN.uid()))
         .map_err(|e| dicom_err(path, e))
+}
+
+const UNDEFINED: u32 = 0xFFFF_FFFF;
+
+fn le16(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
+}
+
+fn le32(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// Checks the element lengths of a Part-10 file (`DICM` at 128): the meta group (explicit
+/// VR little endian), then the data set in its transfer syntax when that is implicit or
+/// explicit VR little endian or an encapsulated (compressed) one; deflated and big-endian
+/// data sets are left to dicom-rs.
+fn check_lengths_part10(b: &[u8]) -> std::result::Result<(), String> {
+    let mut pos = 132;
+    let mut ts = String::new();
+    // Meta group: (0002,xxxx) elements, explicit VR LE.
+    while le16(b, pos) == Some(0x0002) {
+        let (len, hdr) = explicit_header(b, pos)?;
+        let end = pos + hdr + len as usize;
+        if len == UNDEFINED || end > b.len() {
+            return Err(format!(
+                "meta element at byte {pos} declares {len} bytes, beyond the file's end"
+            ));
+        }
+        if le16(b, pos + 2) == Some(0x0010) {
+            ts = String::from_utf8_lossy(&b[pos + hdr..end])
+                .trim_matches(|c: char| c == '\0' || c.is_whitespace())
+                .to_string();
+        }
+        pos = end;
+    }
+    match ts.as_str() {
+        "1.2.840.10008.1.2" => check_lengths(b, pos, b.len(), false, 0),
+        "1.2.840.10008.1.2.1.99" | "1.2.840.10008.1.2.2" => Ok(()),
+        _ => check_lengths(b, pos, b.len(), true, 0),
+    }
+}
+
+/// Explicit VR header at `pos`: (length, header size).
+fn explicit_header(b: &[u8], pos: usize) -> std::result::Result<(u32, usize), String> {
+    let cut = || format!("element header cut short at byte {pos}");
+    let vr = b.get(pos + 4..pos + 6).ok_or_else(cut)?;
+    // VRs with a 2-byte length (PS3.5 7.1.2); every other one, unknown VRs included (read
+    // as UN, as dicom-rs does), has 2 reserved bytes and a 4-byte length.
+    if matches!(
+        vr,
+        b"AE"
+            | b"AS"
+            | b"AT"
+            | b"CS"
+            | b"DA"
+            | b"DS"
+            | b"DT"
+            | b"FL"
+            | b"FD"
+            | b"IS"
+            | b"LO"
+            | b"LT"
+            | b"PN"
+            | b"SH"
+            | b"SL"
+            | b"SS"
+            | b"ST"
+            | b"TM"
+            | b"UI"
+            | b"UL"
+            | b"US"
+    ) {
+        Ok((u32::from(le16(b, pos + 6).ok_or_else(cut)?), 8))
+    } else {
+        Ok((le32(b, pos + 8).ok_or_else(cut)?, 12))
+    }
+}
+
+/// Walks the data set in `b[pos..end]`, checking that every element, item and fragment
+/// fits in what is left (undefined lengths followed through their delimiters). Returns
+/// an error naming the first element that does not. Item and sequence delimiters end the
+/// walk (the caller checks which). Depth is bounded (64 nested sequences).
+fn check_lengths(
+    b: &[u8],
+    mut pos: usize,
+    end: usize,
+    explicit: bool,
+    depth: usize,
+) -> std::result::Result<(), String> {
+    walk(b, &mut pos, end, explicit, depth).map(|_| ())
+}
+
+/// Returns `Some(delimiter element)` when a delimiter (FFFE,E00D / E0DD) ended the walk.
+fn walk(
+    b: &[u8],
+    pos: &mut usize,
+    end: usize,
+    explicit: bool,
+    depth: usize,
+) -> std::result::Result<Option<u16>, String> {
+    if depth > 64 {
+        return Err("sequences nested more than 64 deep".into());
+    }
+    while *pos < end {
+        let at = *pos;
+        let cut = || format!("element header cut short at byte {at}");
+        let group = le16(b, at).ok_or_else(cut)?;
+        let elem = le16(b, at + 2).ok_or_else(cut)?;
+        if group == 0xFFFE {
+            let len = le32(b, at + 4).ok_or_else(cut)?;
+            *pos = at + 8;
+            match elem {
+                0xE00D | 0xE0DD => return Ok(Some(elem)),
+                _ => {
+                    return Err(format!(
+                        "item (FFFE,{elem:04X}) outside a sequence at byte {at} (length {len})"
+                    ));
+                }
+            }
+        }
+        let (len, hdr) = if explicit {
+            explicit_header(b, at)?
+        } else {
+            (le32(b, at + 4).ok_or_else(cut)?, 8)
+        };
+        *pos = at + hdr;
+        let sq = explicit && b.get(at + 4..at + 6) == Some(b"SQ");
+        let pixel_data = (group, elem) == (0x7FE0, 0x0010);
+        if len == UNDEFINED {
+            // A sequence (or UN / encapsulated pixel data): items until (FFFE,E0DD).
+            items(
+                b,
+                pos,
+                end,
+                explicit && !b"UN".eq(&b[at + 4..at + 6]),
+                depth,
+                pixel_data,
+            )?;
+            continue;
+        }
+        let stop = *pos + len as usize;
+        if stop > end {
+            return Err(format!(
+                "element ({group:04X},{elem:04X}) at byte {at} declares {len} bytes, only {} \
+                 remain",
+                end - *pos
+            ));
+        }
+        if sq {
+            let mut p = *pos;
+            items(b, &mut p, stop, explicit, depth, false)?;
+        }
+        *pos = stop;
+    }
+    Ok(None)
+}
+
+/// Walks the items of a sequence (or the fragments of encapsulated pixel data, whose
+/// contents are not data sets) up to its delimiter or `end`.
+fn items(
+    b: &[u8],
+    pos: &mut usize,
+    end: usize,
+    explicit: bool,
+    depth: usize,
+    fragments: bool,
+) -> std::result::Result<(), String> {
+    while *pos < end {
+        let at = *pos;
+        let cut = || format!("item header cut short at byte {at}");
+        let (group, elem) = (
+            le16(b, at).ok_or_else(cut)?,
+            le16(b, at + 2).ok_or_else(cut)?,
+        );
+        let len = le32(b, at + 4).ok_or_else(cut)?;
+        *pos = at + 8;
+        match (group, elem) {
+            (0xFFFE, 0xE0DD) => return Ok(()),
+            (0xFFFE, 0xE000) if len == UNDEFINED && !fragments => {
+                match walk(b, pos, end, explicit, depth + 1)? {
+                    Some(0xE00D) => {}
+                    _ => return Err(format!("item at byte {at} has no item delimiter")),
+                }
+            }
+            (0xFFFE, 0xE000) if len != UNDEFINED => {
+                let stop = *pos + len as usize;
+                if stop > end {
+                    return Err(format!(
+                        "item at byte {at} declares {len} bytes, only {} remain",
+                        end - *pos
+                    ));
+                }
+                if !fragments {
+                    check_lengths(b, *pos, stop, explicit, depth + 1)?;
+                }
+                *pos = stop;
+            }
+            _ => {
+                return Err(format!(
+                    "expected an item at byte {at}, found ({group:04X},{elem:04X})"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A string attribute, trimmed; `None` when absent or empty.

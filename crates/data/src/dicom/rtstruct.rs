@@ -184,6 +184,11 @@ pub fn read_rtstruct(path: &Path) -> Result<RtStruct> {
 /// An 8-connected line exactly as OpenCV's `LineIterator` (connectivity 8, left to right);
 /// pixels outside `w x h` are dropped.
 fn draw_line(img: &mut [u8], w: i64, h: i64, p0: (i64, i64), p1: (i64, i64)) {
+    // Clipped to the image first, as OpenCV's LineIterator does (cv::clipLine): a far-away
+    // vertex must not make the loop run over its whole span.
+    let Some((p0, p1)) = clip_line(w, h, p0, p1) else {
+        return;
+    };
     let (a, b) = if p1.0 < p0.0 { (p1, p0) } else { (p0, p1) };
     let dx = b.0 - a.0;
     let (dy, sy) = if b.1 < a.1 {
@@ -214,6 +219,54 @@ fn draw_line(img: &mut [u8], w: i64, h: i64, p0: (i64, i64), p1: (i64, i64)) {
         }
     }
 }
+
+/// OpenCV's `clipLine` (imgproc/drawing.cpp) on the rectangle `[0, w−1] × [0, h−1]`: the
+/// segment's ends moved onto the border where it leaves the image; `None` when the segment
+/// lies wholly outside.
+fn clip_line(w: i64, h: i64, p0: (i64, i64), p1: (i64, i64)) -> Option<((i64, i64), (i64, i64))> {
+    if w <= 0 || h <= 0 {
+        return None;
+    }
+    let (right, bottom) = (w - 1, h - 1);
+    let ((mut x1, mut y1), (mut x2, mut y2)) = (p0, p1);
+    let code = |x: i64, y: i64| {
+        (x < 0) as u8 + (x > right) as u8 * 2 + (y < 0) as u8 * 4 + (y > bottom) as u8 * 8
+    };
+    let (mut c1, mut c2) = (code(x1, y1), code(x2, y2));
+    if (c1 & c2) == 0 && (c1 | c2) != 0 {
+        if c1 & 12 != 0 {
+            let a = if c1 < 8 { 0 } else { bottom };
+            x1 += ((a - y1) as f64 * (x2 - x1) as f64 / (y2 - y1) as f64) as i64;
+            y1 = a;
+            c1 = (x1 < 0) as u8 + (x1 > right) as u8 * 2;
+        }
+        if c2 & 12 != 0 {
+            let a = if c2 < 8 { 0 } else { bottom };
+            x2 += ((a - y2) as f64 * (x2 - x1) as f64 / (y2 - y1) as f64) as i64;
+            y2 = a;
+            c2 = (x2 < 0) as u8 + (x2 > right) as u8 * 2;
+        }
+        if (c1 & c2) == 0 && (c1 | c2) != 0 {
+            if c1 != 0 {
+                let a = if c1 == 1 { 0 } else { right };
+                y1 += ((a - x1) as f64 * (y2 - y1) as f64 / (x2 - x1) as f64) as i64;
+                x1 = a;
+                c1 = 0;
+            }
+            if c2 != 0 {
+                let a = if c2 == 1 { 0 } else { right };
+                y2 += ((a - x2) as f64 * (y2 - y1) as f64 / (x2 - x1) as f64) as i64;
+                x2 = a;
+                c2 = 0;
+            }
+        }
+    }
+    ((c1 | c2) == 0).then_some(((x1, y1), (x2, y2)))
+}
+
+/// Vertices farther than this many pixels from the image make the contour be skipped: the
+/// fill's 16-bit fixed point (and any sane contour) stays far below it.
+const MAX_VERTEX_PIXELS: f64 = (1u64 << 30) as f64;
 
 /// `cv2.fillPoly(img, polygons, 1)` with the default line type (8) and shift 0: boundary
 /// lines plus an even-odd scanline fill of all polygons together. `img` is `h` rows of `w`
@@ -366,17 +419,33 @@ pub fn rasterize(rt: &RtStruct, ct: &CtSeries) -> Result<Rasterized> {
                 }
             }
             let Some(k) = k else { continue };
-            let poly: Vec<(i64, i64)> = c
+            let pixel: Vec<(f64, f64)> = c
                 .points_lps
                 .iter()
                 .map(|p| {
                     let rel = [p[0] - g.origin[0], p[1] - g.origin[1], p[2] - g.origin[2]];
-                    let x = (dot(rel, d[0]) / n0).round_ties_even() as i64;
-                    let y = (dot(rel, d[1]) / n1).round_ties_even() as i64;
-                    (x, y)
+                    (
+                        (dot(rel, d[0]) / n0).round_ties_even(),
+                        (dot(rel, d[1]) / n1).round_ties_even(),
+                    )
                 })
                 .collect();
-            per_slice[k].push(poly);
+            if pixel
+                .iter()
+                .any(|&(x, y)| !(x.abs() <= MAX_VERTEX_PIXELS && y.abs() <= MAX_VERTEX_PIXELS))
+            {
+                warnings.push(format!(
+                    "{}: a point lies more than 2^30 pixels outside the image; skipped",
+                    what()
+                ));
+                continue;
+            }
+            per_slice[k].push(
+                pixel
+                    .into_iter()
+                    .map(|(x, y)| (x as i64, y as i64))
+                    .collect(),
+            );
         }
         let mut data = vec![0u8; g.len()];
         for (k, polys) in per_slice.iter().enumerate() {
