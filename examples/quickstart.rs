@@ -30,7 +30,7 @@ struct Args {
     /// Everything goes under this folder.
     #[arg(long, default_value = "runs/quickstart")]
     out: PathBuf,
-    /// Number of synthetic scans (one per patient).
+    /// Number of synthetic scans (some patients get two scans: `patients.csv`).
     #[arg(long, default_value_t = 8)]
     scans: usize,
     /// In-plane voxels of the synthetic CT.
