@@ -469,8 +469,18 @@ impl GridTables {
         let f1_point = point(TableMetric::F1); // [column][row]
         let auc_point = point(TableMetric::Auroc);
 
+        // One patient cannot be resampled: every replicate would be the data itself and give a
+        // zero-width interval that claims certainty. No bootstrap then (intervals n/a).
+        let bootstrap = BootstrapConfig {
+            replicates: if n_patients < 2 {
+                0
+            } else {
+                cfg.bootstrap.replicates
+            },
+            ..cfg.bootstrap
+        };
         // Replicates: `[b][column][row]`, flat.
-        let b_count = cfg.bootstrap.replicates;
+        let b_count = bootstrap.replicates;
         let stride = columns.len() * n_rows;
         let mut draws = vec![0u64; b_count * n_patients];
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.bootstrap.seed);
@@ -534,7 +544,7 @@ impl GridTables {
                     .collect(),
                 n_patients,
                 spread: spread.to_owned(),
-                bootstrap: cfg.bootstrap,
+                bootstrap,
             }
         };
         let f1 = table(TableMetric::F1, &f1_point, &rep_f1);
@@ -562,7 +572,7 @@ impl GridTables {
                 .collect(),
             n_patients,
             spread: spread.to_owned(),
-            bootstrap: cfg.bootstrap,
+            bootstrap,
         };
         Ok(Self {
             f1,
@@ -713,7 +723,9 @@ fn percent(confidence: f64) -> String {
 
 /// The caption's statement about the bootstrap and the number of patients.
 fn bootstrap_words(bootstrap: &BootstrapConfig, n_patients: usize, paired: bool) -> String {
-    let mut s = if bootstrap.replicates == 0 {
+    let mut s = if bootstrap.replicates == 0 && n_patients < 2 {
+        "No bootstrap (fewer than 2 test patients cannot be resampled): intervals n/a.".to_owned()
+    } else if bootstrap.replicates == 0 {
         "No bootstrap (B = 0): intervals n/a.".to_owned()
     } else {
         format!(

@@ -709,6 +709,33 @@ fn no_bootstrap_gives_nan_intervals_and_few_patients_a_warning() {
     assert!(t.auroc.cells[1][0].seeds.mean.is_finite());
 }
 
+#[test]
+fn one_test_patient_gets_no_interval_and_no_marker() {
+    let tmp = tempfile::tempdir().unwrap();
+    let truth = labels(1, 12);
+    let columns = vec![
+        ColumnRuns {
+            column: "a".into(),
+            runs: vec![(0, predict(&truth, Kind::Random { seed: 3 }))],
+        },
+        ColumnRuns {
+            column: "b".into(),
+            runs: vec![(0, predict(&truth, Kind::Perfect))],
+        },
+    ];
+    let t = write_grid_tables(tmp.path(), &columns, "a", "classifier seeds", &cfg(200)).unwrap();
+    for (_, row) in t.f1.rows() {
+        assert!(row.iter().all(|c| c.ci.lo.is_nan() && c.ci.hi.is_nan()));
+    }
+    for (_, row) in t.delta_f1.rows() {
+        assert!(row[0].ci.lo.is_nan() && !row[0].excludes_zero());
+    }
+    let delta = fs::read_to_string(tmp.path().join("table_delta_f1.md")).unwrap();
+    let caption = delta.lines().next().unwrap();
+    assert!(caption.contains("fewer than 2 test patients"), "{caption}");
+    assert!(!delta.contains(" *"), "{delta}");
+}
+
 /// A decoded PNG: width, height, RGB pixels.
 fn decode(path: &Path) -> (u32, u32, Vec<[u8; 3]>) {
     let mut reader = png::Decoder::new(std::io::BufReader::new(fs::File::open(path).unwrap()))
