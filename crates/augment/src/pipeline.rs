@@ -282,6 +282,15 @@ impl Pipeline {
         self
     }
 
+    /// The normalisation constants `(mean, std)` the first view ends with (its last
+    /// `Normalize`), or `None` when it has none: what a saved model records about its input.
+    pub fn normalization(&self) -> Option<(f32, f32)> {
+        self.view_a.transforms.iter().rev().find_map(|t| match t {
+            Transform::Normalize(n) => Some((n.mean, n.std)),
+            _ => None,
+        })
+    }
+
     /// Both views spelled out (a missing `view_b` is `view_a`), every transform with its
     /// probability and parameters: what `augment_preview --print-spec` prints.
     ///

@@ -20,7 +20,7 @@ use burn::module::Module;
 use burn::store::{BurnToPyTorchAdapter, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
-use twinscan_augment::{Pipeline, Transform};
+use twinscan_augment::Pipeline;
 use twinscan_data::labels::LabelRule;
 use twinscan_data::prepared::Prepared;
 use twinscan_models::meta::{self, InputSpec};
@@ -71,19 +71,12 @@ fn model_err(context: &str) -> impl Fn(ModelsError) -> ClassifyError + '_ {
     }
 }
 
-/// Normalisation constants of a pipeline's first view (its last `Normalize`; identity when
-/// it has none).
-pub fn normalisation(pipeline: &Pipeline) -> (f64, f64) {
-    pipeline
-        .view(0)
-        .transforms
-        .iter()
-        .rev()
-        .find_map(|t| match t {
-            Transform::Normalize(n) => Some((meta::decimal_f64(n.mean), meta::decimal_f64(n.std))),
-            _ => None,
-        })
-        .unwrap_or((0.0, 1.0))
+/// Normalisation constants of a pipeline's first view as recorded in the metadata (identity
+/// when it has none).
+fn normalisation(pipeline: &Pipeline) -> (f64, f64) {
+    pipeline.normalization().map_or((0.0, 1.0), |(m, s)| {
+        (meta::decimal_f64(m), meta::decimal_f64(s))
+    })
 }
 
 /// The [`InputSpec`] of a network trained on `data` with `eval` as its evaluation pipeline.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use twinscan_augment::{Pipeline, Transform};
+use twinscan_augment::Pipeline;
 use twinscan_data::prepared::Prepared;
 use twinscan_models::meta::{self, InputSpec};
 
@@ -52,20 +52,12 @@ pub fn eval_pipeline(config: &PretrainConfig) -> Result<Pipeline> {
         .with_channels(config.in_channels))
 }
 
-/// Normalisation constants of a pipeline's first view (its last `Normalize`; identity when
-/// it has none). The same few lines as in twinscan-classify's `artifact`: `ssl` and
-/// `classify` never import each other.
+/// Normalisation constants of a pipeline's first view as recorded in the metadata (identity
+/// when it has none).
 fn normalisation(pipeline: &Pipeline) -> (f64, f64) {
-    pipeline
-        .view(0)
-        .transforms
-        .iter()
-        .rev()
-        .find_map(|t| match t {
-            Transform::Normalize(n) => Some((meta::decimal_f64(n.mean), meta::decimal_f64(n.std))),
-            _ => None,
-        })
-        .unwrap_or((0.0, 1.0))
+    pipeline.normalization().map_or((0.0, 1.0), |(m, s)| {
+        (meta::decimal_f64(m), meta::decimal_f64(s))
+    })
 }
 
 /// The record of an encoder pretrained with `config` on `data`.
