@@ -89,6 +89,10 @@ pub enum ModelsError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A collective (multi-device) operation cannot run as configured.
+    #[error("data parallelism: {0}")]
+    Collective(String),
+
     /// An image buffer whose length or values do not fit the declared shape.
     #[error("invalid image batch: {0}")]
     InvalidBatch(String),

@@ -10,6 +10,8 @@
 //! - [`weights`]: torchvision `.pth` / `.safetensors` in, torchvision-named safetensors out.
 //! - [`ProjectorConfig`] / [`Projector`]: `512-8192-8192-8192` MLP heads.
 //! - [`meta`]: what a weight file records about its inputs (safetensors metadata).
+//! - [`sharded`]: data-parallel forward passes over batch shards with synchronised
+//!   BatchNorm, the shards' statistics reduced by a [`Collective`].
 //! - [`image_batch`]: an `N×C×H×W` f32 buffer → `Tensor<4>`.
 //!
 //! The main path: [`ResNetConfig::init`] on a [`DeviceSpec`]'s device, then [`weights::load`]
@@ -30,6 +32,7 @@ pub mod init;
 pub mod meta;
 pub mod projector;
 pub mod resnet;
+pub mod sharded;
 pub mod weights;
 
 pub use batch::image_batch;
@@ -38,3 +41,4 @@ pub use error::{ModelsError, Result};
 pub use init::BackboneInit;
 pub use projector::{Projector, ProjectorBlock, ProjectorConfig};
 pub use resnet::{BlockKind, Downsample, ResNet, ResNetConfig, ResidualBlock};
+pub use sharded::{AllReduce, Collective, InProcessSum, sync_batch_norm};

@@ -20,6 +20,8 @@
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
+use twinscan_models::Collective;
+
 use crate::error::{Result, SslError};
 
 /// How the off-diagonal sum `Σ_{i≠j} C_ij²` is computed. All strategies give the same value up
@@ -190,6 +192,115 @@ impl BarlowTwinsLoss {
             on_diag,
             off_diag,
         })
+    }
+}
+
+impl BarlowTwinsLoss {
+    /// The loss of a batch split into shards (`z1s[r]`, `z2s[r]`: `[N_r, D]`, one pair per
+    /// replica), with every statistic over the global batch: the per-dimension mean and biased
+    /// variance, and `C = Σ_r zn1_rᵀ zn2_r / N`, reduced by `collective` (facebookresearch's
+    /// `torch.distributed.all_reduce(c)`). Returns one output per shard, equal in value.
+    ///
+    /// This is the [`CrossCorrelation`](CorrelationStrategy::CrossCorrelation) path (the D×D
+    /// matrix is what is reduced); the Gram route does not decompose over shards.
+    ///
+    /// # Errors
+    /// As [`forward`](Self::forward) (shapes, a global batch below 2), and
+    /// [`SslError::ShapeMismatch`] when `z1s` and `z2s` hold different numbers of shards.
+    pub fn forward_sharded(
+        &self,
+        z1s: Vec<Tensor<2>>,
+        z2s: Vec<Tensor<2>>,
+        collective: &dyn Collective,
+    ) -> Result<Vec<BarlowTwinsOutput>> {
+        if z1s.len() != z2s.len() || z1s.is_empty() {
+            return Err(SslError::ShapeMismatch {
+                what: "Barlow Twins loss (shards of z1 vs z2)",
+                left: vec![z1s.len()],
+                right: vec![z2s.len()],
+            });
+        }
+        let d = z1s[0].dims()[1];
+        for (a, b) in z1s.iter().zip(&z2s) {
+            if a.dims() != b.dims() || a.dims()[1] != d {
+                return Err(SslError::ShapeMismatch {
+                    what: "Barlow Twins loss (z1 vs z2 shard)",
+                    left: a.dims().to_vec(),
+                    right: b.dims().to_vec(),
+                });
+            }
+        }
+        let (zn1, n) = self.standardise_sharded(z1s, collective)?;
+        let (zn2, _) = self.standardise_sharded(z2s, collective)?;
+        let inv_n = 1.0 / n;
+        let diags = zn1
+            .iter()
+            .zip(&zn2)
+            .map(|(a, b)| a.clone().mul(b.clone()).sum_dim(0))
+            .collect();
+        let diags = collective.all_reduce_sum(diags);
+        let cs = zn1
+            .into_iter()
+            .zip(zn2)
+            .map(|(a, b)| a.transpose().matmul(b))
+            .collect();
+        let cs = collective.all_reduce_sum(cs);
+        Ok(diags
+            .into_iter()
+            .zip(cs)
+            .map(|(diag, c)| {
+                let diag = diag.mul_scalar(inv_n);
+                let on_diag = diag.clone().neg().add_scalar(1.0).square().sum();
+                let flat = c.mul_scalar(inv_n).reshape([1, d * d]);
+                let frob_sq = flat.clone().matmul(flat.transpose()).reshape([1]);
+                let off_diag = frob_sq - diag.square().sum();
+                let loss = on_diag.clone() + off_diag.clone().mul_scalar(self.config.lambda);
+                BarlowTwinsOutput {
+                    loss,
+                    on_diag,
+                    off_diag,
+                }
+            })
+            .collect())
+    }
+
+    /// [`standardise`](Self::standardise) with the mean and biased variance of the global
+    /// batch (two reductions); returns the shards and the global batch size.
+    fn standardise_sharded(
+        &self,
+        zs: Vec<Tensor<2>>,
+        collective: &dyn Collective,
+    ) -> Result<(Vec<Tensor<2>>, f64)> {
+        let d = zs[0].dims()[1];
+        let sums = zs
+            .iter()
+            .map(|z| {
+                let count = Tensor::<2>::full([1, 1], z.dims()[0] as f32, &z.device());
+                Tensor::cat(vec![z.clone().sum_dim(0), count], 1)
+            })
+            .collect();
+        let sums = collective.all_reduce_sum(sums);
+        let n = sums[0].clone().slice([0..1, d..d + 1]).into_scalar::<f32>() as f64;
+        if n < 2.0 {
+            return Err(SslError::BatchTooSmall { n: n as usize });
+        }
+        let centred: Vec<Tensor<2>> = zs
+            .into_iter()
+            .zip(sums)
+            .map(|(z, s)| z - s.slice([0..1, 0..d]).div_scalar(n))
+            .collect();
+        let squares = centred
+            .iter()
+            .map(|c| c.clone().square().sum_dim(0))
+            .collect();
+        let squares = collective.all_reduce_sum(squares);
+        let eps = self.config.eps;
+        let out = centred
+            .into_iter()
+            .zip(squares)
+            .map(|(c, sq)| c.div(sq.div_scalar(n).add_scalar(eps).sqrt()))
+            .collect();
+        Ok((out, n))
     }
 }
 

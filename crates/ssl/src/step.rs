@@ -1,15 +1,16 @@
 //! The Barlow Twins model (encoder + projector) and one training step.
 
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
-use twinscan_models::{Projector, ResNet};
+use twinscan_models::{Collective, Projector, ResNet};
 
 use crate::clip::clip_global_norm;
 use crate::error::{Result, SslError};
 use crate::lars::LarsConfig;
-use crate::loss::{BarlowTwinsLoss, embedding_std};
+use crate::loss::embedding_std;
+use crate::objective::{Objective, ObjectiveOutput, Terms};
 
 /// Encoder and projector trained together: `z = projector(encoder.forward_features(x))`.
 #[derive(Module, Debug)]
@@ -42,17 +43,84 @@ impl BarlowTwinsModel {
     pub fn embed(&self, x: Tensor<4>) -> Tensor<2> {
         self.projector.forward(self.encoder.forward_features(x))
     }
+
+    /// [`embed`](Self::embed) of a batch split into shards, BatchNorm synchronised over the
+    /// shards by `collective` (see [`twinscan_models::sharded`]).
+    pub fn embed_sharded(&self, xs: Vec<Tensor<4>>, collective: &dyn Collective) -> Vec<Tensor<2>> {
+        self.projector.forward_sharded(
+            self.encoder.forward_features_sharded(xs, collective),
+            collective,
+        )
+    }
+}
+
+/// Collects every parameter gradient of a module, flattened, in visiting order.
+struct Flatten<'a> {
+    grads: &'a GradientsParams,
+    parts: Vec<Tensor<1>>,
+}
+
+impl ModuleVisitor for Flatten<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if let Some(g) = self.grads.get::<D>(param.id) {
+            let n: usize = g.dims().iter().product();
+            self.parts.push(g.reshape([n]));
+        }
+    }
+}
+
+/// Writes slices of one flat tensor back as the gradients, in the order [`Flatten`] read them.
+struct Unflatten<'a> {
+    grads: &'a mut GradientsParams,
+    flat: Tensor<1>,
+    offset: usize,
+}
+
+impl ModuleVisitor for Unflatten<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if let Some(g) = self.grads.remove::<D>(param.id) {
+            let shape = g.dims();
+            let n: usize = shape.iter().product();
+            let part = self.flat.clone().slice([self.offset..self.offset + n]);
+            self.offset += n;
+            self.grads.register(param.id, part.reshape(shape));
+        }
+    }
+}
+
+/// Reduces every parameter gradient over the replicas with one collective call (the gradients
+/// concatenated into one buffer, as DDP's buckets do, then split back).
+pub fn reduce_gradients<M: Module>(
+    module: &M,
+    grads: &mut GradientsParams,
+    collective: &dyn Collective,
+) {
+    let mut flatten = Flatten {
+        grads,
+        parts: Vec::new(),
+    };
+    module.visit(&mut flatten);
+    if flatten.parts.is_empty() {
+        return;
+    }
+    let flat = collective.reduce_gradients(Tensor::cat(flatten.parts, 0));
+    module.visit(&mut Unflatten {
+        grads,
+        flat,
+        offset: 0,
+    });
 }
 
 /// What one step measured (all read back from the device in one transfer).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepStats {
-    /// Total loss `on_diag + lambda * off_diag`.
+    /// Total loss (Barlow Twins: `on_diag + lambda * off_diag`).
     pub loss: f64,
-    /// `Σ_i (1 − C_ii)²`.
-    pub on_diag: f64,
-    /// `Σ_{i≠j} C_ij²` (not multiplied by λ).
-    pub off_diag: f64,
+    /// The objective's unweighted terms by name: Barlow Twins `on_diag` (`Σ_i (1 − C_ii)²`)
+    /// and `off_diag` (`Σ_{i≠j} C_ij²`, not multiplied by λ); VICReg `invariance`,
+    /// `variance`, `covariance` (see [`ObjectiveKind::term_names`]).
+    #[serde(flatten)]
+    pub terms: Terms,
     /// Standard deviation of the l2-normalised embeddings of the first view (collapse → 0).
     pub embedding_std: f64,
     /// Global gradient norm before clipping, when clipping is on.
@@ -63,11 +131,11 @@ pub struct StepStats {
     pub lr_biases: f64,
 }
 
-/// One Barlow Twins optimisation step, shared by the pretraining loop and the benchmark.
+/// One optimisation step, shared by the pretraining loop and the benchmark.
 #[derive(Debug, Clone, Copy)]
 pub struct Trainer {
-    /// The loss.
-    pub loss: BarlowTwinsLoss,
+    /// The objective (`BarlowTwinsLoss` or `VicRegLoss`, `.into()`).
+    pub loss: Objective,
     /// LARS hyper-parameters (for the logged effective rates; the optimiser holds its own).
     pub lars: LarsConfig,
     /// Global-norm clip (the study: 1.0); `None` = no clipping.
@@ -95,23 +163,81 @@ impl Trainer {
         let z2 = model.embed(y2);
         let std = embedding_std(z1.clone().detach());
         let out = self.loss.forward(z1, z2)?;
+        self.finish(model, optim, out, std, None, multiplier, step)
+    }
+
+    /// [`step`](Self::step) on a batch split into shards (`y1s[r]`, `y2s[r]`), every batch
+    /// statistic (BatchNorm, the loss's standardisation and cross-correlation) reduced over
+    /// the shards by `collective`, and the parameter gradients reduced by it before clipping
+    /// and the LARS step. With [`InProcessSum`](twinscan_models::InProcessSum) and every shard
+    /// in `y1s`, the result equals [`step`](Self::step) on the whole batch (the test
+    /// `data_parallel_matches_single_device`); with [`AllReduce`](twinscan_models::AllReduce)
+    /// each replica's thread passes its one shard and its own model and optimiser copy.
+    ///
+    /// # Errors
+    /// As [`step`](Self::step); [`SslError::InvalidConfig`] for VICReg, whose sharded loss
+    /// is not implemented (its global statistics would be reduced the same way).
+    #[allow(clippy::too_many_arguments)]
+    pub fn step_sharded(
+        &self,
+        model: BarlowTwinsModel,
+        optim: &mut ModuleOptimizer,
+        y1s: Vec<Tensor<4>>,
+        y2s: Vec<Tensor<4>>,
+        collective: &dyn Collective,
+        multiplier: f64,
+        step: u64,
+    ) -> Result<(BarlowTwinsModel, StepStats)> {
+        let z1s = model.embed_sharded(y1s, collective);
+        let z2s = model.embed_sharded(y2s, collective);
+        // The collapse monitor from the first shard (a monitor, not part of the loss).
+        let std = embedding_std(z1s[0].clone().detach());
+        let Objective::Barlow(loss) = &self.loss else {
+            return Err(SslError::InvalidConfig {
+                field: "objective",
+                reason: "data parallelism is implemented for Barlow Twins only".into(),
+            });
+        };
+        let o = loss.forward_sharded(z1s, z2s, collective)?.swap_remove(0);
+        let out = ObjectiveOutput {
+            loss: o.loss,
+            terms: vec![o.on_diag, o.off_diag],
+        };
+        self.finish(model, optim, out, std, Some(collective), multiplier, step)
+    }
+
+    /// Backward, read-back, gradient reduction, clipping and the LARS step.
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        &self,
+        model: BarlowTwinsModel,
+        optim: &mut ModuleOptimizer,
+        out: ObjectiveOutput,
+        std: Tensor<1>,
+        collective: Option<&dyn Collective>,
+        multiplier: f64,
+        step: u64,
+    ) -> Result<(BarlowTwinsModel, StepStats)> {
         let grads = out.loss.backward();
-        let scalars = Tensor::cat(
-            vec![
-                out.loss.detach(),
-                out.on_diag.detach(),
-                out.off_diag.detach(),
-                std,
-            ],
-            0,
-        )
-        .into_data()
-        .try_to_vec::<f32>()
-        .map_err(|e| SslError::TensorRead {
-            what: "loss terms",
-            reason: format!("{e:?}"),
-        })?;
-        let [loss, on_diag, off_diag, std] = [0, 1, 2, 3].map(|i| scalars[i] as f64);
+        // Loss, terms and the monitor in one read-back.
+        let names = self.loss.kind().term_names();
+        let mut parts = vec![out.loss.detach()];
+        parts.extend(out.terms.into_iter().map(|t| t.detach()));
+        parts.push(std);
+        let scalars = Tensor::cat(parts, 0)
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| SslError::TensorRead {
+                what: "loss terms",
+                reason: format!("{e:?}"),
+            })?;
+        let loss = scalars[0] as f64;
+        let std = scalars[scalars.len() - 1] as f64;
+        let terms: Terms = names
+            .iter()
+            .zip(&scalars[1..])
+            .map(|(name, v)| (name.to_string(), *v as f64))
+            .collect();
         if !loss.is_finite() {
             return Err(SslError::NonFinite {
                 what: "loss",
@@ -120,6 +246,9 @@ impl Trainer {
             });
         }
         let mut grads = GradientsParams::from_grads(grads, &model);
+        if let Some(c) = collective {
+            reduce_gradients(&model, &mut grads, c);
+        }
         let grad_norm = match self.clip_norm {
             Some(max) => {
                 let n = clip_global_norm(&model, &mut grads, max)?;
@@ -140,8 +269,7 @@ impl Trainer {
             model,
             StepStats {
                 loss,
-                on_diag,
-                off_diag,
+                terms,
                 embedding_std: std,
                 grad_norm,
                 lr_weights,
