@@ -91,7 +91,7 @@ fn run_phase(phase: &str, s: &Settings) {
     let device = Device::flex().autodiff();
     let lars = LarsConfig::study();
     let trainer = Trainer {
-        loss: BarlowTwinsLossConfig::default().init().unwrap(),
+        loss: BarlowTwinsLossConfig::default().init().unwrap().into(),
         lars,
         clip_norm: Some(1.0),
     };

@@ -88,11 +88,16 @@ fn run(args: PretrainArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
         Event::Step(r) => {
             bar.set_prefix((r.epoch + 1).to_string());
+            let terms: Vec<String> = r
+                .stats
+                .terms
+                .iter()
+                .map(|(k, v)| format!("{k} {v:.3}"))
+                .collect();
             bar.set_message(format!(
-                "loss {:.1} (on {:.1}, off {:.0}), std {:.4}, {:.1} img/s",
+                "loss {:.2} ({}), std {:.4}, {:.1} img/s",
                 r.stats.loss,
-                r.stats.on_diag,
-                r.stats.off_diag,
+                terms.join(", "),
                 r.stats.embedding_std,
                 r.images_per_s
             ));

@@ -20,6 +20,9 @@ struct Curves {
     loss: Vec<(f64, f64)>,
     on: Vec<(f64, f64)>,
     off: Vec<(f64, f64)>,
+    inv: Vec<(f64, f64)>,
+    var: Vec<(f64, f64)>,
+    cov: Vec<(f64, f64)>,
     std: Vec<(f64, f64)>,
     lr_w: Vec<(f64, f64)>,
     lr_b: Vec<(f64, f64)>,
@@ -57,6 +60,9 @@ fn read_log(path: &Path) -> Result<Curves, ClassifyError> {
                 push(&mut c.loss, "loss");
                 push(&mut c.on, "on_diag");
                 push(&mut c.off, "off_diag");
+                push(&mut c.inv, "invariance");
+                push(&mut c.var, "variance");
+                push(&mut c.cov, "covariance");
                 push(&mut c.std, "embedding_std");
                 push(&mut c.lr_w, "lr_weights");
                 push(&mut c.lr_b, "lr_biases");
@@ -109,13 +115,28 @@ pub fn draw_pretrain_curves(run_dir: &Path) -> Result<PathBuf, ClassifyError> {
             y_label: "loss".into(),
             series: vec![series("step", &c.loss), series("epoch mean", &c.epoch_loss)],
         },
-        Panel {
-            y_label: "on-diagonal term".into(),
-            series: vec![series("Σ (1 − C_ii)²", &c.on)],
+        // The objective's terms: Barlow Twins' two, or VICReg's three.
+        if c.on.is_empty() && !c.inv.is_empty() {
+            Panel {
+                y_label: "invariance term".into(),
+                series: vec![series("mean (z1 − z2)²", &c.inv)],
+            }
+        } else {
+            Panel {
+                y_label: "on-diagonal term".into(),
+                series: vec![series("Σ (1 − C_ii)²", &c.on)],
+            }
         },
-        Panel {
-            y_label: "off-diagonal term".into(),
-            series: vec![series("Σ C_ij² (i ≠ j)", &c.off)],
+        if c.off.is_empty() && !c.cov.is_empty() {
+            Panel {
+                y_label: "variance, covariance terms".into(),
+                series: vec![series("variance", &c.var), series("covariance", &c.cov)],
+            }
+        } else {
+            Panel {
+                y_label: "off-diagonal term".into(),
+                series: vec![series("Σ C_ij² (i ≠ j)", &c.off)],
+            }
         },
         Panel {
             y_label: "embedding std".into(),
@@ -136,7 +157,7 @@ pub fn draw_pretrain_curves(run_dir: &Path) -> Result<PathBuf, ClassifyError> {
         .unwrap_or_default();
     plot_curves(
         &path,
-        &format!("Barlow Twins pretraining {name}"),
+        &format!("pretraining {name}"),
         "optimiser step",
         &panels,
     )?;

@@ -457,3 +457,48 @@ fn shipped_grids_expand_and_the_study_grid_is_the_studys_protocol() {
         assert_eq!(r.config.augment, "study_supervised");
     }
 }
+
+/// A grid column pretrained with the second objective: the VICReg pretraining runs through the
+/// same runner, its folder differs from the Barlow one, and its column is tabulated.
+#[test]
+fn a_vicreg_column_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = write_prepared_cohort(
+        tmp.path(),
+        &SynthConfig {
+            scans: 4,
+            size: 64,
+            seed: 5,
+            ..SynthConfig::default()
+        },
+        64,
+    )
+    .unwrap();
+    let text = GRID
+        .replace("seeds = [0, 1]", "seeds = [0]")
+        .replace("epochs = 2\nbatch_size = 16", "epochs = 1\nbatch_size = 16")
+        .replace(
+            "name = \"bt\"\ninit = \"barlow\"",
+            "name = \"vicreg\"\ninit = \"barlow\"\nmodes = [\"frozen\"]\n\
+             pretrain = { objective = \"vicreg\" }",
+        );
+    let origin = Path::new("tiny.toml");
+    let out = tmp.path().join("g");
+    let grid = GridFile::parse(&text, origin, tmp.path())
+        .unwrap()
+        .expand(&data, &out, origin)
+        .unwrap();
+    assert_eq!(grid.pretrainings.len(), 1);
+    assert_eq!(
+        grid.pretrainings[0].config.objective,
+        twinscan_ssl::ObjectiveKind::Vicreg
+    );
+    let mut counts = Counts::default();
+    assert!(run(&grid, None, &mut counts));
+    assert_eq!((counts.pretrain_started, counts.runs_done), (1, 2));
+    let log = fs::read_to_string(grid.pretrainings[0].dir.join("log.jsonl")).unwrap();
+    assert!(log.contains("\"covariance\""), "no VICReg terms in the log");
+    let md = fs::read_to_string(out.join("table_f1.md")).unwrap();
+    let header = md.lines().find(|l| l.starts_with("| structure")).unwrap();
+    assert!(header.contains("vicreg-frozen"), "{header}");
+}

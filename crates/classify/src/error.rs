@@ -63,6 +63,19 @@ pub enum ClassifyError {
         /// Expected versus found.
         message: String,
     },
+    /// Training produced a NaN or infinite loss (diverged: a lower learning rate, or bad
+    /// input values; the run stops without writing its model).
+    #[error("training diverged: non-finite {what} {value} at epoch {epoch}, step {step}")]
+    NonFinite {
+        /// What was not finite (`loss`).
+        what: &'static str,
+        /// The value read back.
+        value: f64,
+        /// 0-based epoch.
+        epoch: u64,
+        /// 0-based optimiser step.
+        step: u64,
+    },
     /// An invalid configuration value.
     #[error("invalid configuration {field}: {message}")]
     Config {

@@ -729,10 +729,12 @@ fn run_into(
             let loss = runner.loss(model.forward(x), runner.labels(chunk, &ad)?)?;
             let value = loss.clone().into_scalar::<f32>() as f64;
             if !value.is_finite() {
-                return Err(ClassifyError::config(
-                    "training",
-                    format!("non-finite loss {value} at epoch {epoch}, step {step}"),
-                ));
+                return Err(ClassifyError::NonFinite {
+                    what: "loss",
+                    value,
+                    epoch,
+                    step,
+                });
             }
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(cfg.learning_rate(step, total_steps), model, grads);

@@ -185,4 +185,21 @@ fn bad_input_leaves_nothing_behind() {
     let e = train_and_evaluate(cohort(), &out, &cfg, &Device::flex(), &mut |_| {}).unwrap_err();
     assert!(e.to_string().contains("batch_size"), "{e}");
     assert!(!out.exists());
+    // A diverging run (a learning rate of 1e30) stops with a NonFinite error, not a
+    // configuration error, and leaves no run folder.
+    let mut cfg = tiny(Mode::Finetune);
+    cfg.optimizer = twinscan_classify::train::OptimizerConfig::Sgd {
+        lr: 1e30,
+        momentum: 0.9,
+        cosine: false,
+    };
+    let e = train_and_evaluate(cohort(), &out, &cfg, &Device::flex(), &mut |_| {}).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            twinscan_classify::ClassifyError::NonFinite { what: "loss", .. }
+        ),
+        "{e}"
+    );
+    assert!(!out.exists(), "a diverged run left {}", out.display());
 }

@@ -19,6 +19,7 @@ use twinscan_models::{BackboneInit, DeviceSpec};
 
 use crate::config::PretrainConfig;
 use crate::error::{Result, SslError};
+use crate::objective::ObjectiveKind;
 use crate::schedule::LrScaling;
 
 /// Barlow Twins pretraining of a ResNet encoder on a prepared CT slice dataset.
@@ -37,6 +38,11 @@ pub struct PretrainArgs {
     /// Continue the run in --out from its newest checkpoint (other flags must match it).
     #[arg(long)]
     pub resume: bool,
+    /// Objective: barlow (the study) or vicreg. `vicreg` starts from the paper's settings
+    /// (coefficients 25/25/1, LARS base rate 0.2 × batch/256, no clipping; see
+    /// `PretrainConfig::vicreg`); the other flags apply on top.
+    #[arg(long)]
+    pub objective: Option<String>,
     /// Encoder: resnet10, resnet18, resnet34, resnet50, resnet101.
     #[arg(long)]
     pub arch: Option<String>,
@@ -123,7 +129,26 @@ impl PretrainArgs {
     /// # Errors
     /// Unparsable `--init` / `--lr-scaling`, or an invalid result.
     pub fn config(&self, base: Option<PretrainConfig>) -> Result<PretrainConfig> {
-        let mut c = base.unwrap_or_else(PretrainConfig::study);
+        let objective = match &self.objective {
+            Some(v) => {
+                Some(
+                    v.parse::<ObjectiveKind>()
+                        .map_err(|reason| SslError::InvalidConfig {
+                            field: "objective",
+                            reason,
+                        })?,
+                )
+            }
+            None => None,
+        };
+        let mut c = match (base, objective) {
+            (Some(b), _) => b,
+            (None, Some(ObjectiveKind::Vicreg)) => PretrainConfig::vicreg(),
+            (None, _) => PretrainConfig::study(),
+        };
+        if let Some(o) = objective {
+            c.objective = o;
+        }
         if let Some(v) = &self.arch {
             c.arch = v.clone();
         }
@@ -189,7 +214,7 @@ impl PretrainArgs {
     ///
     /// # Errors
     /// An unknown device, one not compiled in (the error names the cargo feature), or several
-    /// devices: data-parallel Barlow Twins is not implemented (see docs/ssl.md).
+    /// devices: the multi-device loop is not wired into `pretrain` (see docs/ssl.md).
     pub fn device(&self) -> Result<burn::tensor::Device> {
         let env = std::env::var(twinscan_models::DEVICE_ENV).ok();
         let spec = self.device.as_deref().or(env.as_deref());
@@ -199,10 +224,11 @@ impl PretrainArgs {
             return Err(SslError::InvalidConfig {
                 field: "device",
                 reason: format!(
-                    "{s:?} names several devices: data-parallel Barlow Twins (the \
-                     cross-correlation summed over devices through a differentiable \
-                     all-reduce) is not implemented in twinscan yet; pass one device \
-                     (see docs/ssl.md, Multi-device)"
+                    "{s:?} names several devices: data-parallel pretraining is not wired into \
+                     `pretrain` yet (its pieces, synchronised BatchNorm and the reduced \
+                     cross-correlation over burn's NCCL all-reduce, are in twinscan_models::\
+                     sharded and Trainer::step_sharded, tested on the CPU); pass one device \
+                     (docs/ssl.md, Multi-device)"
                 ),
             });
         }

@@ -9,7 +9,9 @@ use twinscan_models::{BackboneInit, ProjectorConfig, ResNetConfig};
 use crate::error::{Result, SslError};
 use crate::lars::LarsConfig;
 use crate::loss::BarlowTwinsLossConfig;
+use crate::objective::{Objective, ObjectiveKind};
 use crate::schedule::LrScaling;
+use crate::vicreg::VicRegLossConfig;
 
 /// Everything that determines a pretraining run's result (with the dataset). Written to
 /// `config.json` and into every checkpoint; a resumed run must use the same values.
@@ -59,8 +61,16 @@ pub struct PretrainConfig {
     /// Cap on steps per epoch (`None`: the whole train split, incomplete last batch dropped).
     #[serde(default)]
     pub max_steps_per_epoch: Option<u64>,
-    /// The loss (λ, eps).
+    /// The objective: Barlow Twins (the study; omitted from `config.json`, so Barlow configs
+    /// read and hash as before) or VICReg.
+    #[serde(default, skip_serializing_if = "ObjectiveKind::is_barlow")]
+    pub objective: ObjectiveKind,
+    /// The Barlow Twins loss (λ, eps), used when `objective` is `barlow`.
     pub loss: BarlowTwinsLossConfig,
+    /// The VICReg coefficients, used when `objective` is `vicreg` (absent: the paper's 25, 25,
+    /// 1, eps 1e-4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vicreg: Option<VicRegLossConfig>,
     /// LARS hyper-parameters.
     pub lars: LarsConfig,
     /// Base multiplier of the schedule: `paper` (batch/256) or `{"fixed": 8.0}` (the study).
@@ -101,7 +111,9 @@ impl PretrainConfig {
             epochs: 100,
             batch_size: 256,
             max_steps_per_epoch: None,
+            objective: ObjectiveKind::Barlow,
             loss: BarlowTwinsLossConfig::default(),
+            vicreg: None,
             lars: LarsConfig::study(),
             lr_scaling: LrScaling::Fixed(8.0),
             warmup_epochs: 10,
@@ -113,6 +125,34 @@ impl PretrainConfig {
             keep_checkpoints: 2,
             prefetch: 2,
         }
+    }
+
+    /// VICReg with the paper's settings (Bardes et al. 2022; facebookresearch/vicreg
+    /// `main_vicreg.py`) on the study's encoder, input and augmentation: coefficients 25, 25,
+    /// 1, projector `512-8192-8192-8192` (the paper's 8192-8192-8192 head on ResNet-18's 512
+    /// features), LARS with base rate 0.2 × batch/256 for every parameter (biases and norms
+    /// excluded from weight decay and adaptation), weight decay 1e-6, 10 warm-up epochs.
+    pub fn vicreg() -> Self {
+        Self {
+            objective: ObjectiveKind::Vicreg,
+            vicreg: Some(VicRegLossConfig::default()),
+            lars: LarsConfig {
+                lr_weights: 0.2,
+                lr_biases: 0.2,
+                ..LarsConfig::study()
+            },
+            lr_scaling: LrScaling::Paper,
+            clip_norm: None,
+            ..Self::study()
+        }
+    }
+
+    /// The objective this configuration trains with.
+    ///
+    /// # Errors
+    /// The chosen loss's configuration error.
+    pub fn objective(&self) -> Result<Objective> {
+        Objective::build(self.objective, &self.loss, &self.vicreg.unwrap_or_default())
     }
 
     /// The encoder's architecture.
@@ -216,7 +256,7 @@ impl PretrainConfig {
             );
         }
         self.lars.validate()?;
-        self.loss.init()?;
+        self.objective()?;
         self.projector()?;
         self.pipeline()?.validate()?;
         Ok(())

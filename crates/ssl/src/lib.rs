@@ -4,6 +4,8 @@
 //!
 //! - [`loss`]: the cross-correlation loss with its on- and off-diagonal terms
 //!   ([`BarlowTwinsLoss`]), memory-lean for D = 8192 (no D×D matrix by default).
+//! - [`vicreg`]: the VICReg loss (Bardes et al., ICLR 2022) with its three terms, the second
+//!   [`objective`] (`barlow` | `vicreg`) the same loop trains with.
 //! - [`lars`]: LARS as a burn [`Optimizer`](burn::optim::Optimizer) ([`Lars`]), with 1-D
 //!   parameters excluded from weight decay and trust ratio and stepped with the biases' rate.
 //! - [`schedule`]: linear warm-up then cosine to `peak × 0.001`, a plain function of the step.
@@ -31,9 +33,11 @@ pub mod knn;
 pub mod lars;
 pub mod loader;
 pub mod loss;
+pub mod objective;
 pub mod pretrain;
 pub mod schedule;
 pub mod step;
+pub mod vicreg;
 
 pub use clip::{clip_global_norm, global_grad_norm};
 pub use config::PretrainConfig;
@@ -42,5 +46,7 @@ pub use lars::{Lars, LarsConfig, LarsState};
 pub use loss::{
     BarlowTwinsLoss, BarlowTwinsLossConfig, BarlowTwinsOutput, CorrelationStrategy, embedding_std,
 };
+pub use objective::{Objective, ObjectiveKind, ObjectiveOutput, Terms};
 pub use schedule::{LrScaling, WarmupCosine};
-pub use step::{BarlowTwinsModel, StepStats, Trainer};
+pub use step::{BarlowTwinsModel, StepStats, Trainer, reduce_gradients};
+pub use vicreg::{VicRegLoss, VicRegLossConfig, VicRegOutput};

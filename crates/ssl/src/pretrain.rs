@@ -47,6 +47,7 @@ use crate::config::PretrainConfig;
 use crate::error::{Result, SslError};
 use crate::knn::{KnnReport, knn_probe};
 use crate::loader::{EpochLoader, epoch_order};
+use crate::objective::Terms;
 use crate::schedule::WarmupCosine;
 use crate::step::{BarlowTwinsModel, StepStats, Trainer};
 
@@ -105,10 +106,11 @@ pub struct EpochRecord {
     pub step: u64,
     /// Mean loss over the epoch's steps.
     pub mean_loss: f64,
-    /// Mean on-diagonal term.
-    pub mean_on_diag: f64,
-    /// Mean off-diagonal term (without λ).
-    pub mean_off_diag: f64,
+    /// Mean of each loss term over the epoch's steps, keyed `mean_<term>` (Barlow Twins:
+    /// `mean_on_diag`, `mean_off_diag` (without λ); VICReg: `mean_invariance`,
+    /// `mean_variance`, `mean_covariance`).
+    #[serde(flatten)]
+    pub mean_terms: Terms,
     /// Mean standard deviation of the l2-normalised embeddings (→ 0 on collapse; about
     /// `1/sqrt(D)` when the embeddings spread over the sphere).
     pub mean_embedding_std: f64,
@@ -590,7 +592,7 @@ pub fn pretrain_until(
     let pipeline = Arc::new(normalized(cfg.pipeline()?, cfg, &data)?);
     let loader = EpochLoader::new(data.clone(), pipeline, cfg.seed, cfg.batch_size)?;
     let trainer = Trainer {
-        loss: cfg.loss.init()?,
+        loss: cfg.objective()?,
         lars: cfg.lars,
         clip_norm: cfg.clip_norm,
     };
@@ -601,7 +603,7 @@ pub fn pretrain_until(
         let mut stream = loader.spawn(epoch, order, steps_per_epoch, cfg.prefetch);
         let epoch_start = Instant::now();
         let mut last = Instant::now();
-        let mut sums = [0.0f64; 4];
+        let (mut loss_sum, mut std_sum, mut term_sums) = (0.0f64, 0.0f64, Terms::new());
         for _ in 0..steps_per_epoch {
             let batch = stream.next_batch()?;
             let y1 = image_batch(&batch.view_a, batch.shape, &device)?;
@@ -616,6 +618,11 @@ pub fn pretrain_until(
                     e => e,
                 })?;
             model = m;
+            loss_sum += stats.loss;
+            std_sum += stats.embedding_std;
+            for (name, v) in &stats.terms {
+                *term_sums.entry(format!("mean_{name}")).or_insert(0.0) += v;
+            }
             let now = Instant::now();
             let dt = now.duration_since(last).as_secs_f64().max(1e-9);
             last = now;
@@ -628,14 +635,6 @@ pub fn pretrain_until(
             };
             log.line(&record)?;
             on_event(Event::Step(&record));
-            for (acc, v) in sums.iter_mut().zip([
-                stats.loss,
-                stats.on_diag,
-                stats.off_diag,
-                stats.embedding_std,
-            ]) {
-                *acc += v;
-            }
             step += 1;
         }
         let n = steps_per_epoch as f64;
@@ -654,10 +653,9 @@ pub fn pretrain_until(
             kind: "epoch".into(),
             epoch,
             step,
-            mean_loss: sums[0] / n,
-            mean_on_diag: sums[1] / n,
-            mean_off_diag: sums[2] / n,
-            mean_embedding_std: sums[3] / n,
+            mean_loss: loss_sum / n,
+            mean_terms: term_sums.into_iter().map(|(k, v)| (k, v / n)).collect(),
+            mean_embedding_std: std_sum / n,
             seconds,
             images_per_s: n * cfg.batch_size as f64 / seconds.max(1e-9),
             knn,

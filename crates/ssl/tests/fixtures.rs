@@ -1,7 +1,7 @@
 //! Gated tests against reference numbers computed in float64 outside this project
-//! (`../shared/fixtures/{barlow,lars}`; see the shared README).
+//! (`../shared/fixtures/{barlow,lars,vicreg}`; see the shared README).
 //!
-//! `TWINSCAN_BARLOW_FIXTURE` / `TWINSCAN_LARS_FIXTURE` name the folders. When a variable is set,
+//! `TWINSCAN_BARLOW_FIXTURE` / `TWINSCAN_LARS_FIXTURE` / `TWINSCAN_VICREG_FIXTURE` name the folders. When a variable is set,
 //! a missing or mismatching fixture fails the test; when it is unset, the default folder beside
 //! the workspace is used if present, else the test prints a note and returns.
 
@@ -13,7 +13,9 @@ use burn::tensor::{Device, Tensor, TensorData};
 use ndarray::ArrayD;
 use ndarray_npy::read_npy;
 use serde_json::Value;
-use twinscan_ssl::{BarlowTwinsLossConfig, CorrelationStrategy, LarsConfig, LarsState};
+use twinscan_ssl::{
+    BarlowTwinsLossConfig, CorrelationStrategy, LarsConfig, LarsState, VicRegLossConfig,
+};
 
 /// Resolves a fixture folder: `Some(dir)` to test, `None` to skip (variable unset and default
 /// absent). Panics (fails) when the variable is set but the folder has no `meta.json`.
@@ -385,4 +387,74 @@ fn reshape_param<const D: usize, const E: usize>(p: Param<Tensor<D>>) -> Param<T
     let t = p.val();
     let dims: [usize; E] = t.dims().to_vec().try_into().unwrap();
     Param::initialized(id, t.reshape(dims))
+}
+
+#[test]
+fn vicreg_loss_fixture() {
+    let Some(dir) = fixture_dir("TWINSCAN_VICREG_FIXTURE", "vicreg") else {
+        return;
+    };
+    let m = meta(&dir);
+    let n = num(&m, "n") as usize;
+    let d = num(&m, "d") as usize;
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("expected.json")).expect("read expected.json"),
+    )
+    .expect("parse expected.json");
+    let z1 = npy(&dir, "z1.npy");
+    let z2 = npy(&dir, "z2.npy");
+    let g1 = npy(&dir, "grad_z1.npy");
+    assert_eq!(z1.shape(), [n, d], "z1.npy shape vs meta.json");
+    assert_eq!(z2.shape(), [n, d], "z2.npy shape vs meta.json");
+    assert_eq!(g1.shape(), [n, d], "grad_z1.npy shape vs meta.json");
+
+    let device = Device::flex().autodiff();
+    for strategy in [
+        CorrelationStrategy::Gram,
+        CorrelationStrategy::CrossCorrelation,
+    ] {
+        let loss = VicRegLossConfig {
+            sim_coeff: num(&m, "sim_coeff"),
+            std_coeff: num(&m, "std_coeff"),
+            cov_coeff: num(&m, "cov_coeff"),
+            eps: num(&m, "eps"),
+            strategy,
+        }
+        .init()
+        .unwrap();
+        let t1: Tensor<2> = tensor(&z1, &device).require_grad();
+        let t2: Tensor<2> = tensor(&z2, &device);
+        let out = loss.forward(t1.clone(), t2).unwrap();
+        let grads = out.loss.backward();
+        let grad = values(t1.grad(&grads).expect("gradient of z1"));
+        let want: Vec<f32> = g1.iter().copied().collect();
+        let scalar = |t: Tensor<1>| t.into_scalar::<f32>() as f64;
+        let errs = [
+            ("loss", rel(scalar(out.loss), num(&expected, "loss"))),
+            (
+                "invariance",
+                rel(scalar(out.invariance), num(&expected, "invariance")),
+            ),
+            (
+                "variance",
+                rel(scalar(out.variance), num(&expected, "variance")),
+            ),
+            (
+                "covariance",
+                rel(scalar(out.covariance), num(&expected, "covariance")),
+            ),
+            ("grad_z1", max_rel(&grad, &want)),
+        ];
+        println!(
+            "vicreg_loss_fixture {strategy:?}: relative errors {errs:?}; grad_z1 element-wise \
+             (entries >= 1% of max) {:e}",
+            max_rel_elementwise(&grad, &want)
+        );
+        for (what, err) in errs {
+            assert!(
+                err <= TOL,
+                "{strategy:?}: {what} relative error {err:e} > {TOL:e}"
+            );
+        }
+    }
 }

@@ -22,7 +22,7 @@ fn loss_falls_on_a_fixed_batch() {
     let lars = LarsConfig::default();
     let mut optim = lars.init().unwrap();
     let trainer = Trainer {
-        loss: BarlowTwinsLossConfig::default().init().unwrap(),
+        loss: BarlowTwinsLossConfig::default().init().unwrap().into(),
         lars,
         clip_norm: Some(1.0),
     };
@@ -36,7 +36,10 @@ fn loss_falls_on_a_fixed_batch() {
             .step(model, &mut optim, y1.clone(), y2.clone(), 10.0, step)
             .unwrap();
         model = m;
-        assert!((stats.loss - (stats.on_diag + 0.0051 * stats.off_diag)).abs() < 1e-3 * stats.loss);
+        assert!(
+            (stats.loss - (stats.terms["on_diag"] + 0.0051 * stats.terms["off_diag"])).abs()
+                < 1e-3 * stats.loss
+        );
         assert!(stats.embedding_std > 0.0 && stats.embedding_std.is_finite());
         assert!(stats.grad_norm.unwrap() > 0.0);
         assert_eq!(stats.lr_weights, 10.0 * 0.2);
@@ -56,7 +59,7 @@ fn non_finite_input_is_an_error() {
     let lars = LarsConfig::default();
     let mut optim = lars.init().unwrap();
     let trainer = Trainer {
-        loss: BarlowTwinsLossConfig::default().init().unwrap(),
+        loss: BarlowTwinsLossConfig::default().init().unwrap().into(),
         lars,
         clip_norm: None,
     };
