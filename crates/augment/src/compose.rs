@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{AugmentError, Result};
 use crate::plane::{InputPlane, Plane};
-use crate::transforms::{Params, Scratch, Transform};
+use crate::transforms::{Augmentation, Params, Scratch, Transform};
 
 /// Transforms applied in order; each fires independently when a uniform draw is `< p`
 /// (albumentations `Compose`). Serialises as a plain list.
@@ -114,8 +114,14 @@ impl Default for OneOf {
     }
 }
 
-impl OneOf {
-    pub(crate) fn validate(&self) -> Result<()> {
+impl Augmentation for OneOf {
+    const NAME: &'static str = "one_of";
+    /// [`Params::OneOf`]: the chosen child and its parameters.
+    type Params = Params;
+    fn p(&self) -> f64 {
+        self.p
+    }
+    fn validate(&self) -> Result<()> {
         let bad = |reason: &str| AugmentError::InvalidParam {
             transform: "one_of",
             param: "transforms",
@@ -144,14 +150,14 @@ impl OneOf {
         self.transforms.iter().try_for_each(Transform::validate)
     }
 
-    pub(crate) fn output_size(&self, h: usize, w: usize) -> (usize, usize) {
+    fn output_size(&self, h: usize, w: usize) -> (usize, usize) {
         self.transforms
             .first()
             .map_or((h, w), |t| t.output_size(h, w))
     }
 
     /// Chooses a child (weights = children's `p`) and draws its parameters.
-    pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R, h: usize, w: usize) -> Params {
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R, h: usize, w: usize) -> Params {
         let total: f64 = self.transforms.iter().map(|t| t.p()).sum();
         let mut u: f64 = rng.random::<f64>() * total;
         let mut idx = self.transforms.len() - 1;
@@ -166,7 +172,7 @@ impl OneOf {
     }
 
     /// Applies the chosen child.
-    pub fn apply(&self, params: &Params, img: &mut Plane, scratch: &mut Scratch) {
+    fn apply(&self, params: &Params, img: &mut Plane, scratch: &mut Scratch) {
         if let Params::OneOf(i, p) = params {
             self.transforms[*i].apply(p, img, scratch);
         }

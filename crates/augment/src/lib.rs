@@ -5,8 +5,9 @@
 //!
 //! * [`Plane`] / [`Image`]: one grey H×W plane (what every transform works on) and a C-plane
 //!   container; [`InputPlane`] borrows 8-bit, 16-bit or f32 grey pixels.
-//! * Transforms ([`transforms`]): serde parameter structs with `p`, `sample(rng) -> Params`
-//!   and a deterministic `apply`; the [`Transform`] enum is what configs contain.
+//! * Transforms ([`transforms`], one file per family): serde parameter structs with `p` that
+//!   implement [`Augmentation`] (`sample(rng, h, w) -> Params`, a deterministic `apply`); the
+//!   [`Transform`] enum is what configs contain, generated with its dispatch by one macro.
 //! * [`Compose`], [`OneOf`], and [`Pipeline`] (two views, presets, TOML/JSON configs).
 //! * Reproducible randomness: view `(seed, epoch, index, view)` uses its own ChaCha8 stream
 //!   ([`SampleKey`]), so batches are identical whatever the thread count or order.
@@ -35,4 +36,4 @@ pub use error::{AugmentError, Result};
 pub use pipeline::{NormalizeFrom, Pipeline, SampleKey, Stream, Worker};
 pub use plane::{Image, InputPlane, Pixels, Plane, SourceRows};
 pub use preset::PRESET_NAMES;
-pub use transforms::{Params, Scratch, Transform};
+pub use transforms::{Augmentation, Params, Scratch, Transform};
