@@ -41,7 +41,8 @@ pub struct PrepareArgs {
     /// Output folder (must not exist or be empty, unless --force).
     #[arg(long)]
     pub out: PathBuf,
-    /// Layout: deepmind, totalsegmentator, dicom or labelmap (auto-detected when absent).
+    /// Layout: deepmind, totalsegmentator, dicom, nbia or labelmap (auto-detected when
+    /// absent).
     #[arg(long)]
     pub layout: Option<Layout>,
     /// CT + masks layouts: glob for the CT file name (default CT_IMAGE.* for deepmind,
@@ -51,6 +52,10 @@ pub struct PrepareArgs {
     /// CT + masks layouts: name of the masks folder (default segmentations).
     #[arg(long)]
     pub masks_dir: Option<String>,
+    /// nbia layout, several RTSTRUCTs for one CT series: newest (StructureSetDate/Time),
+    /// largest (most ROIs with contours) or label:<StructureSetLabel>.
+    #[arg(long, default_value = "newest")]
+    pub rtstruct: crate::nbia::RtStructChoice,
     /// Image side in pixels.
     #[arg(long, default_value_t = 128)]
     pub size: usize,
@@ -122,6 +127,7 @@ impl PrepareArgs {
             ct_name: self.ct_name.clone(),
             masks_dir: self.masks_dir.clone(),
         };
+        c.rtstruct = self.rtstruct.clone();
         c.size = self.size;
         c.windows = self.windows()?;
         c.spacing_mm = self.spacing;
@@ -202,6 +208,29 @@ pub fn summary_table(s: &Summary) -> String {
             "{} scans of the other annotator left out (--annotator)\n",
             s.annotator_skipped
         ));
+    }
+    if !s.skipped_series.is_empty() {
+        out.push_str(&format!(
+            "{} series / files not used (all in dataset.json, skipped_series):\n",
+            s.skipped_series.len()
+        ));
+        const SHOWN: usize = 20;
+        for k in s.skipped_series.iter().take(SHOWN) {
+            out.push_str(&format!(
+                "  {:<22} {} ({} file{}): {}\n",
+                k.kind.as_str(),
+                k.first_file.display(),
+                k.files,
+                if k.files == 1 { "" } else { "s" },
+                k.detail
+            ));
+        }
+        if s.skipped_series.len() > SHOWN {
+            out.push_str(&format!(
+                "  ... and {} more\n",
+                s.skipped_series.len() - SHOWN
+            ));
+        }
     }
     for (patient, members) in &s.patient_groups {
         out.push_str(&format!(

@@ -28,7 +28,7 @@ use crate::error::{DataError, Result};
 use crate::volume::{Geometry, Volume};
 
 /// The files of one CT series found by [`scan_dicom_dir`] (not yet ordered).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CtSeriesFiles {
     /// SeriesInstanceUID shared by the files. Empty when the files carry none (anonymised
     /// data such as the TotalSegmentator sample): such files are grouped by
@@ -71,29 +71,6 @@ pub struct CtSeries {
     pub volume: Volume<f32>,
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let rd = std::fs::read_dir(dir).map_err(|e| DataError::io(dir, e))?;
-    let mut entries: Vec<PathBuf> = rd
-        .map(|e| e.map(|e| e.path()))
-        .collect::<std::io::Result<_>>()
-        .map_err(|e| DataError::io(dir, e))?;
-    entries.sort();
-    for p in entries {
-        let hidden = p
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
-        if hidden {
-            continue;
-        }
-        if p.is_dir() {
-            walk(&p, out)?;
-        } else {
-            out.push(p);
-        }
-    }
-    Ok(())
-}
-
 /// Scans `dir` (recursively, hidden files skipped) for DICOM files, reading headers only
 /// (up to Pixel Data), in parallel. CT files are grouped by SeriesInstanceUID (files without
 /// one by FrameOfReferenceUID, with an empty `series_instance_uid`); RTSTRUCT files
@@ -102,49 +79,27 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 ///
 /// An empty folder gives an empty [`DicomDir`]; an unreadable folder is [`DataError::Io`].
 pub fn scan_dicom_dir(dir: &Path) -> Result<DicomDir> {
-    let mut files = Vec::new();
-    walk(dir, &mut files)?;
-    enum Kind {
-        /// SeriesInstanceUID (empty when absent), FrameOfReferenceUID (empty when absent).
-        Ct(String, String),
-        Rt,
-        Skip(String),
-    }
-    let kinds: Vec<(PathBuf, Kind)> = files
-        .into_par_iter()
-        .map(|p| {
-            let kind = match open_dicom(&p, Some(tags::PIXEL_DATA)) {
-                Err(e) => Kind::Skip(e.to_string()),
-                Ok(obj) => match opt_str(&obj, tags::MODALITY).as_deref() {
-                    Some("CT") => Kind::Ct(
-                        opt_str(&obj, tags::SERIES_INSTANCE_UID).unwrap_or_default(),
-                        opt_str(&obj, tags::FRAME_OF_REFERENCE_UID).unwrap_or_default(),
-                    ),
-                    Some("RTSTRUCT") => Kind::Rt,
-                    Some(m) => Kind::Skip(format!("modality {m}")),
-                    None => Kind::Skip("no Modality".into()),
-                },
-            };
-            (p, kind)
-        })
-        .collect();
+    let index = super::index::index_dicom_tree(dir)?;
     // Key: (SeriesInstanceUID, FrameOfReferenceUID when the series UID is missing).
     let mut series: BTreeMap<(String, String), Vec<PathBuf>> = BTreeMap::new();
     let mut out = DicomDir::default();
-    for (p, k) in kinds {
-        match k {
-            Kind::Ct(uid, frame) => {
-                let key = if uid.is_empty() {
-                    (uid, frame)
-                } else {
-                    (uid, String::new())
+    let mut skipped = index.unreadable;
+    for h in index.files {
+        match h.modality.as_deref() {
+            Some("CT") => {
+                let key = match h.series_instance_uid {
+                    Some(uid) => (uid, String::new()),
+                    None => (String::new(), h.frame_of_reference_uid.unwrap_or_default()),
                 };
-                series.entry(key).or_default().push(p)
+                series.entry(key).or_default().push(h.path)
             }
-            Kind::Rt => out.rtstructs.push(p),
-            Kind::Skip(why) => out.skipped.push((p, why)),
+            Some("RTSTRUCT") => out.rtstructs.push(h.path),
+            Some(m) => skipped.push((h.path, format!("modality {m}"))),
+            None => skipped.push((h.path, "no Modality".into())),
         }
     }
+    skipped.sort_by(|a, b| a.0.cmp(&b.0));
+    out.skipped = skipped;
     out.ct_series = series
         .into_iter()
         .map(|((series_instance_uid, _), mut files)| {
