@@ -50,7 +50,7 @@ fn nbia_index_10000_generated_files() {
     let tmp = tempfile::tempdir().unwrap();
     let cohort = tmp.path().join("nbia");
     let cfg = SynthConfig {
-        scans: 36,
+        scans: 38,
         size: 64,
         z_spacing_mm: 1.0,
         noise_hu: 5.0,
@@ -64,10 +64,10 @@ fn nbia_index_10000_generated_files() {
     let t = std::time::Instant::now();
     let idx = index_nbia(&cohort, &RtStructChoice::Newest).unwrap();
     let secs = t.elapsed().as_secs_f64();
-    assert_eq!(idx.scans.len(), 36);
+    assert_eq!(idx.scans.len(), 38);
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
-        "nbia: {} files ({} CT slices of 64x64 in 36 series + 36 RTSTRUCTs, patients.csv): \
+        "nbia: {} files ({} CT slices of 64x64 in 38 series + 38 RTSTRUCTs, patients.csv): \
          {secs:.2} s, {:.0} files/s; load {}",
         idx.files,
         idx.scans.iter().map(|s| s.ct.files.len()).sum::<usize>(),
