@@ -300,4 +300,26 @@ mod tests {
         assert!(w[0].contains("did you mean 40:400"), "{}", w[0]);
         assert!(args(&["--window", "bone"]).unwrap().warnings().is_empty());
     }
+
+    #[test]
+    fn rtstruct_flag() {
+        use crate::nbia::RtStructChoice;
+        let c = args(&[]).unwrap().to_config().unwrap();
+        assert_eq!(c.rtstruct, RtStructChoice::Newest);
+        let c = args(&["--rtstruct", "label:Final RT"])
+            .unwrap()
+            .to_config()
+            .unwrap();
+        assert_eq!(c.rtstruct, RtStructChoice::Label("Final RT".into()));
+        let c = args(&["--rtstruct", "largest", "--layout", "nbia"])
+            .unwrap()
+            .to_config()
+            .unwrap();
+        assert_eq!(
+            (c.rtstruct, c.layout),
+            (RtStructChoice::Largest, Some(crate::layout::Layout::Nbia))
+        );
+        let e = args(&["--rtstruct", "biggest"]).unwrap_err().to_string();
+        assert!(e.contains("label:<StructureSetLabel>"), "{e}");
+    }
 }

@@ -198,3 +198,54 @@ pub fn index_dicom_tree(dir: &Path) -> Result<DicomIndex> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+
+    use super::super::testutil::{Slice, ct_object, write};
+    use super::*;
+
+    fn slice(rows: u16) -> InMemDicomObject {
+        ct_object(&Slice {
+            series: "1.2.3.1",
+            frame: "1.2.3.100",
+            sop: "1.2.3.1.1",
+            instance: 1,
+            ipp: [0.0, 0.0, 0.0],
+            iop: [1.0, 0.0, 0.0, 0.0, 1.0, 0.0],
+            spacing: [1.0, 1.0],
+            rows,
+            cols: 4,
+            stored: vec![0; rows as usize * 4],
+            slope: 1.0,
+            intercept: -1024.0,
+        })
+    }
+
+    /// A header longer than the first 64 KiB prefix is read by the retry with a longer one;
+    /// a file whose pixel data is cut short is refused even header-only.
+    #[test]
+    fn header_longer_than_the_first_prefix_and_cut_pixel_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut o = slice(2);
+        o.put(DataElement::new(
+            tags::IMAGE_COMMENTS,
+            VR::UT,
+            PrimitiveValue::from("x".repeat(200_000)),
+        ));
+        let p = dir.path().join("long.dcm");
+        write(o, &p, true);
+        let h = read_header(&p).unwrap();
+        assert_eq!(h.modality.as_deref(), Some("CT"));
+        assert_eq!(h.series_instance_uid.as_deref(), Some("1.2.3.1"));
+        // 50,000 rows of 4 pixels (400 KB of pixel data), the last 1000 bytes cut off.
+        let p = dir.path().join("cut.dcm");
+        write(slice(50_000), &p, true);
+        let full = std::fs::read(&p).unwrap();
+        assert!(read_header(&p).is_ok());
+        std::fs::write(&p, &full[..full.len() - 1000]).unwrap();
+        let e = read_header(&p).unwrap_err().to_string();
+        assert!(e.contains("cut.dcm") && e.contains("7FE0,0010"), "{e}");
+    }
+}
