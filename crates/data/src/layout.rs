@@ -5,6 +5,7 @@
 //! |---|---|
 //! | `deepmind` | `CT_IMAGE.{nrrd,nii,nii.gz}` and `segmentations/<Structure>.{nrrd,nii,nii.gz}` |
 //! | `dicom` | one CT series (any file names) and one RTSTRUCT file |
+//! | `nbia` | (no scan folders) a DICOM tree of any depth, one folder per series |
 //! | `labelmap` | a CT volume and a label-map volume (file stem containing `label` or `seg`), with a label table CSV `value,name` in the scan folder (else `label_table.csv` in the input root) |
 //!
 //! Scan folders are looked for at most three levels below the input root (DeepMind's
@@ -14,6 +15,12 @@
 //! Auto-detection classifies every candidate folder (a `segmentations/` folder or a
 //! `CT_IMAGE.*` file → deepmind; a label-map volume beside another volume → labelmap; DICOM
 //! files → dicom). All scans must share one layout.
+//!
+//! `nbia` has no scan folders: the whole tree under the root is indexed by header and scans
+//! are CT series + the RTSTRUCT referencing them ([`crate::nbia`]). A DICOM tree is detected
+//! as `nbia` when every candidate folder is a DICOM folder and one of them holds RTSTRUCT
+//! files only, or when no candidate lies within three levels but DICOM files lie deeper
+//! ([`discover_full`]).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -338,7 +338,9 @@ pub fn index_nbia(root: &Path, choice: &RtStructChoice) -> Result<NbiaIndex> {
                     g.files.len()
                 )
             } else {
-                "localizer / scout CT series (one slice)".to_string()
+                "localizer / scout CT series (one slice: one file; a multi-frame CT file would \
+                 be unsupported anyway)"
+                    .to_string()
             };
             out.skipped.push(g.skipped(SkipKind::Localizer, detail));
             continue;
