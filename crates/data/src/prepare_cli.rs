@@ -53,7 +53,7 @@ pub struct PrepareArgs {
     #[arg(long)]
     pub masks_dir: Option<String>,
     /// nbia layout, several RTSTRUCTs for one CT series: newest (StructureSetDate/Time),
-    /// largest (most ROIs with contours) or label:<StructureSetLabel>.
+    /// largest (most ROIs with contours) or label:NAME (the StructureSetLabel NAME).
     #[arg(long, default_value = "newest")]
     pub rtstruct: crate::nbia::RtStructChoice,
     /// Image side in pixels.
