@@ -1,6 +1,6 @@
 //! Prepares a dataset folder (labels.csv, slice cache, PNGs, dataset.json) from CT scans.
 //!
-//! `cargo run --release --example prepare -- --input DIR --out DIR [--layout deepmind|totalsegmentator|dicom|labelmap] [--ct-name GLOB] [--masks-dir NAME] [--spacing MM]
+//! `cargo run --release --example prepare -- --input DIR --out DIR [--layout deepmind|totalsegmentator|dicom|nbia|labelmap] [--rtstruct newest|largest|label:L] [--ct-name GLOB] [--masks-dir NAME] [--spacing MM]
 //! [--size 128] [--window 40:400|brain|soft_tissue|lung|bone|head_neck ...] [--hu-range MIN:MAX ...] [--aliases FILE] [--structures study|all] [--label-rule exact|bbox]
 //! [--mask-stats] [--split 0.7:0.15:0.15] [--seed N] [--patients FILE | --ignore-patients-csv]
 //! [--annotator oncologist|radiographer|both] [--no-group-scan-suffix] [--bits 8|16] [--no-png] [--force]`

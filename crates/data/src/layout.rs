@@ -5,6 +5,7 @@
 //! |---|---|
 //! | `deepmind` | `CT_IMAGE.{nrrd,nii,nii.gz}` and `segmentations/<Structure>.{nrrd,nii,nii.gz}` |
 //! | `dicom` | one CT series (any file names) and one RTSTRUCT file |
+//! | `nbia` | (no scan folders) a DICOM tree of any depth, one folder per series |
 //! | `labelmap` | a CT volume and a label-map volume (file stem containing `label` or `seg`), with a label table CSV `value,name` in the scan folder (else `label_table.csv` in the input root) |
 //!
 //! Scan folders are looked for at most three levels below the input root (DeepMind's
@@ -14,6 +15,12 @@
 //! Auto-detection classifies every candidate folder (a `segmentations/` folder or a
 //! `CT_IMAGE.*` file → deepmind; a label-map volume beside another volume → labelmap; DICOM
 //! files → dicom). All scans must share one layout.
+//!
+//! `nbia` has no scan folders: the whole tree under the root is indexed by header and scans
+//! are CT series + the RTSTRUCT referencing them ([`crate::nbia`]). A DICOM tree is detected
+//! as `nbia` when every candidate folder is a DICOM folder and one of them holds RTSTRUCT
+//! files only, or when no candidate lies within three levels but DICOM files lie deeper
+//! ([`discover_full`]).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -45,6 +52,10 @@ pub enum Layout {
     /// training data and many nnU-Net-era exports); read like `deepmind`.
     #[serde(rename = "totalsegmentator")]
     TotalSegmentator,
+    /// A DICOM tree of any depth, one file per instance, folder names meaningless (TCIA/NBIA
+    /// downloads, PACS exports): scans are CT series + the RTSTRUCT referencing them, found
+    /// from the headers ([`crate::nbia`]).
+    Nbia,
 }
 
 /// Where the CT and the masks are in a "CT + folder of masks" scan folder (`deepmind`,
@@ -101,13 +112,14 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
 }
 
 impl Layout {
-    /// `deepmind`, `dicom` or `labelmap`.
+    /// `deepmind`, `totalsegmentator`, `dicom`, `nbia` or `labelmap`.
     pub fn as_str(&self) -> &'static str {
         match self {
             Layout::DeepMind => "deepmind",
             Layout::Dicom => "dicom",
             Layout::LabelMap => "labelmap",
             Layout::TotalSegmentator => "totalsegmentator",
+            Layout::Nbia => "nbia",
         }
     }
 }
@@ -126,25 +138,31 @@ impl std::str::FromStr for Layout {
             "dicom" => Ok(Layout::Dicom),
             "labelmap" | "label-map" => Ok(Layout::LabelMap),
             "totalsegmentator" | "total-segmentator" => Ok(Layout::TotalSegmentator),
+            "nbia" => Ok(Layout::Nbia),
             _ => Err(DataError::InvalidArgument {
                 name: "--layout".into(),
-                detail: format!("{s:?}: expected deepmind, totalsegmentator, dicom or labelmap"),
+                detail: format!(
+                    "{s:?}: expected deepmind, totalsegmentator, dicom, nbia or labelmap"
+                ),
             }),
         }
     }
 }
 
-/// One scan folder found under the input root.
+/// One scan found under the input root.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScanSource {
-    /// Path relative to the input root, `/`-separated (unique per input).
+    /// Path relative to the input root, `/`-separated (unique per input); for `nbia`, the
+    /// id built from the headers ([`crate::nbia::NbiaScan::id`]).
     pub id: String,
-    /// The scan folder.
+    /// The scan folder (`nbia`: the CT series' folder).
     pub dir: PathBuf,
-    /// The folder's own name (the default patient id).
+    /// The folder's own name (the default patient id; `nbia`: the PatientID, else the id).
     pub folder_name: String,
     /// The layout it was classified as.
     pub layout: Layout,
+    /// `nbia`: the CT series and the RTSTRUCT chosen for it.
+    pub nbia: Option<std::sync::Arc<crate::nbia::NbiaScan>>,
 }
 
 /// True for `.nrrd`, `.nii`, `.nii.gz` (case-insensitive).
@@ -253,12 +271,150 @@ pub fn discover(root: &Path, layout: Option<Layout>) -> Result<(Layout, Vec<Scan
     discover_with(root, layout, &MaskFolderOptions::default())
 }
 
-/// [`discover`] with the CT name / masks folder of `opts`.
+/// [`discover`] with the CT name / masks folder of `opts` (`nbia`: the default
+/// `--rtstruct newest`; its skipped series and warnings are dropped, see [`discover_full`]).
 pub fn discover_with(
     root: &Path,
     layout: Option<Layout>,
     opts: &MaskFolderOptions,
 ) -> Result<(Layout, Vec<ScanSource>)> {
+    let d = discover_full(root, layout, opts, &crate::nbia::RtStructChoice::default())?;
+    Ok((d.layout, d.scans))
+}
+
+/// What [`discover_full`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Discovery {
+    /// The layout (given or detected).
+    pub layout: Layout,
+    /// The scans.
+    pub scans: Vec<ScanSource>,
+    /// `nbia`: the series (and files) not used, and why.
+    pub skipped_series: Vec<crate::nbia::SkippedSeries>,
+    /// `nbia`: notes from indexing (several RTSTRUCTs for one CT, ...).
+    pub warnings: Vec<String>,
+}
+
+/// True when `dir` holds DICOM files (`.dcm` or `DICM` at byte 128) and every one of them
+/// is a readable RTSTRUCT (header only): a structure set in its own series folder, the
+/// shape of NBIA downloads and PACS exports, never of a `dicom` scan folder.
+fn holds_only_rtstructs(dir: &Path) -> Result<bool> {
+    let files: Vec<PathBuf> = list_dir(dir)?
+        .into_iter()
+        .filter(|p| p.is_file() && is_dicom_file(p))
+        .collect();
+    if files.is_empty() {
+        return Ok(false);
+    }
+    Ok(files.iter().all(|p| {
+        crate::dicom::index::read_header(p).is_ok_and(|h| h.modality.as_deref() == Some("RTSTRUCT"))
+    }))
+}
+
+/// True when a DICOM file (`.dcm` or `DICM` at byte 128) lies anywhere under `root`.
+fn dicom_below(root: &Path) -> Result<bool> {
+    Ok(crate::dicom::index::list_files(root)?
+        .iter()
+        .any(|p| is_dicom_file(p)))
+}
+
+/// Finds the scans under `root` like [`discover_with`], and for the `nbia` layout also the
+/// series it skipped; `rtstruct` picks among several RTSTRUCTs of one CT series.
+///
+/// Auto-detection reads a DICOM tree as `nbia` when every scan folder found is a DICOM
+/// folder and at least one of them holds RTSTRUCT files only (an RTSTRUCT in its own series
+/// folder), or when no scan folder lies within three levels but DICOM files lie deeper;
+/// otherwise DICOM folders are `dicom` scans (one folder per scan).
+pub fn discover_full(
+    root: &Path,
+    layout: Option<Layout>,
+    opts: &MaskFolderOptions,
+    rtstruct: &crate::nbia::RtStructChoice,
+) -> Result<Discovery> {
+    let found = match layout {
+        Some(Layout::Nbia) => {
+            check_root(root)?;
+            return discover_nbia(root, rtstruct);
+        }
+        Some(_) => scan_folders(root, layout, opts)?,
+        None => {
+            let found = scan_folders(root, None, opts)?;
+            let is_nbia = if found.is_empty() {
+                dicom_below(root)?
+            } else {
+                let mut any = false;
+                if found.iter().all(|(_, l)| *l == Layout::Dicom) {
+                    for (d, _) in &found {
+                        if holds_only_rtstructs(d)? {
+                            any = true;
+                            break;
+                        }
+                    }
+                }
+                any
+            };
+            if is_nbia {
+                return discover_nbia(root, rtstruct);
+            }
+            found
+        }
+    };
+    let (layout, scans) = choose_layout(root, layout, found)?;
+    Ok(Discovery {
+        layout,
+        scans,
+        skipped_series: Vec::new(),
+        warnings: Vec::new(),
+    })
+}
+
+fn discover_nbia(root: &Path, rtstruct: &crate::nbia::RtStructChoice) -> Result<Discovery> {
+    let index = crate::nbia::index_nbia(root, rtstruct)?;
+    if index.scans.is_empty() {
+        let mut kinds: std::collections::BTreeMap<&str, usize> = Default::default();
+        for s in &index.skipped {
+            *kinds.entry(s.kind.as_str()).or_default() += 1;
+        }
+        return Err(DataError::Layout {
+            path: root.to_path_buf(),
+            detail: format!(
+                "nbia layout: no scan (a CT series with an RTSTRUCT referencing it) among {}                  files; skipped: {}",
+                index.files,
+                kinds
+                    .iter()
+                    .map(|(k, n)| format!("{n} {k}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
+    }
+    let scans = index
+        .scans
+        .into_iter()
+        .map(|s| {
+            let dir =
+                s.ct.files
+                    .first()
+                    .and_then(|f| f.parent())
+                    .map_or_else(|| root.to_path_buf(), Path::to_path_buf);
+            ScanSource {
+                id: s.id.clone(),
+                dir,
+                folder_name: s.patient_id.clone().unwrap_or_else(|| s.id.clone()),
+                layout: Layout::Nbia,
+                nbia: Some(std::sync::Arc::new(s)),
+            }
+        })
+        .collect();
+    Ok(Discovery {
+        layout: Layout::Nbia,
+        scans,
+        skipped_series: index.skipped,
+        warnings: index.warnings,
+    })
+}
+
+fn check_root(root: &Path) -> Result<Vec<PathBuf>> {
     if !root.is_dir() {
         return Err(DataError::Layout {
             path: root.to_path_buf(),
@@ -272,6 +428,16 @@ pub fn discover_with(
             detail: "input folder is empty: no scans".into(),
         });
     }
+    Ok(top)
+}
+
+/// Scan folders up to three levels below `root`, classified.
+fn scan_folders(
+    root: &Path,
+    layout: Option<Layout>,
+    opts: &MaskFolderOptions,
+) -> Result<Vec<(PathBuf, Layout)>> {
+    let top = check_root(root)?;
     let mut found: Vec<(PathBuf, Layout)> = Vec::new();
     let mut frontier: Vec<PathBuf> = top.into_iter().filter(|p| p.is_dir()).collect();
     for depth in 0..3 {
@@ -303,6 +469,14 @@ pub fn discover_with(
         }
         frontier = next;
     }
+    Ok(found)
+}
+
+fn choose_layout(
+    root: &Path,
+    layout: Option<Layout>,
+    found: Vec<(PathBuf, Layout)>,
+) -> Result<(Layout, Vec<ScanSource>)> {
     let chosen = match layout {
         Some(l) => l,
         None => {
@@ -315,7 +489,8 @@ pub fn discover_with(
                         detail: "unknown layout: no scan folder found up to three levels down \
                                  (expected deepmind `<scan>/CT_IMAGE.nrrd` + `segmentations/`, \
                                  totalsegmentator `<case>/ct.nii.gz` + `segmentations/`, \
-                                 dicom `<scan>/*.dcm` with an RTSTRUCT, or labelmap \
+                                 dicom `<scan>/*.dcm` with an RTSTRUCT, nbia (a DICOM tree \
+                                 of series folders), or labelmap \
                                  `<scan>/<ct>.nrrd` + `<scan>/labels.nrrd`)"
                             .into(),
                     });
@@ -352,6 +527,7 @@ pub fn discover_with(
                 dir,
                 folder_name,
                 layout: l,
+                nbia: None,
             }
         })
         .collect();
@@ -453,6 +629,7 @@ pub fn load_scan_with(
     match src.layout {
         Layout::DeepMind | Layout::TotalSegmentator => load_ct_and_masks(src, table, opts),
         Layout::Dicom => load_dicom(src, table),
+        Layout::Nbia => load_nbia(src, table),
         Layout::LabelMap => load_labelmap(src, table, root),
     }
 }
@@ -690,7 +867,13 @@ fn load_dicom(src: &ScanSource, table: &StructureTable) -> Result<LoadedScan> {
                 "a dicom scan folder needs exactly one RTSTRUCT, found {}{}",
                 found.rtstructs.len(),
                 if unread.is_empty() {
-                    String::new()
+                    if found.rtstructs.is_empty() {
+                        " (for a DICOM tree with one folder per series, as NBIA downloads, pass \
+                         --layout nbia)"
+                            .to_string()
+                    } else {
+                        String::new()
+                    }
                 } else {
                     format!("; files that could not be read: {}", unread.join("; "))
                 }
@@ -748,7 +931,32 @@ fn load_dicom(src: &ScanSource, table: &StructureTable) -> Result<LoadedScan> {
             }
         }
     };
-    let rast = dicom::rasterize(&rt, &ct)?;
+    rasterized_scan(src, table, ct, rt_path, &rt)
+}
+
+/// An `nbia` scan: its CT series and chosen RTSTRUCT, read as the `dicom` layout reads them.
+fn load_nbia(src: &ScanSource, table: &StructureTable) -> Result<LoadedScan> {
+    use crate::dicom;
+    let Some(n) = &src.nbia else {
+        return Err(DataError::Layout {
+            path: src.dir.clone(),
+            detail: format!("nbia scan {} without its index entry", src.id),
+        });
+    };
+    let rt = dicom::read_rtstruct(&n.rtstruct)?;
+    let ct = dicom::read_ct_series(&n.ct)?;
+    rasterized_scan(src, table, ct, &n.rtstruct, &rt)
+}
+
+/// The masks of `rt` on `ct`, mapped to structure names (`dicom` and `nbia` layouts).
+fn rasterized_scan(
+    src: &ScanSource,
+    table: &StructureTable,
+    ct: crate::dicom::CtSeries,
+    rt_path: &Path,
+    rt: &crate::dicom::RtStruct,
+) -> Result<LoadedScan> {
+    let rast = crate::dicom::rasterize(rt, &ct)?;
     let mut warnings = rast.warnings;
     let structures = named_structures(
         rast.masks,
@@ -988,6 +1196,7 @@ mod patient_tests {
             dir: id.into(),
             folder_name: id.rsplit('/').next().unwrap().into(),
             layout: Layout::DeepMind,
+            nbia: None,
         };
         let all = vec![
             s("test/oncologist/a"),

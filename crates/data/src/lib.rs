@@ -29,6 +29,7 @@ pub mod error;
 pub mod labelmap;
 pub mod labels;
 pub mod layout;
+pub mod nbia;
 pub mod nifti;
 pub mod nrrd;
 pub mod prepare;

@@ -66,6 +66,10 @@ pub struct PrepareConfig {
     /// deepmind / totalsegmentator layouts: CT file glob and masks folder name.
     #[serde(default)]
     pub mask_folder: layout::MaskFolderOptions,
+    /// nbia layout: which RTSTRUCT to read when several reference one CT series
+    /// (`--rtstruct`, default newest).
+    #[serde(default)]
+    pub rtstruct: crate::nbia::RtStructChoice,
     /// deepmind layout: which annotator's delineations to read (default oncologist).
     #[serde(default)]
     pub annotator: Annotator,
@@ -99,6 +103,7 @@ impl PrepareConfig {
             patients: None,
             auto_patients: true,
             mask_folder: layout::MaskFolderOptions::default(),
+            rtstruct: crate::nbia::RtStructChoice::default(),
             annotator: Annotator::default(),
             group_scan_suffix: true,
             overwrite: false,
@@ -186,6 +191,8 @@ pub struct Summary {
     pub patient_table: Option<PathBuf>,
     /// deepmind layout: scans left out by [`PrepareConfig::annotator`].
     pub annotator_skipped: usize,
+    /// nbia layout: series (and files) not used, and why (also in `dataset.json`).
+    pub skipped_series: Vec<crate::nbia::SkippedSeries>,
     /// Patients in the test split.
     pub test_patients: usize,
     /// The warning about a test split with fewer than [`MIN_TEST_PATIENTS`] patients (also
@@ -504,7 +511,17 @@ fn prepare_inner(config: &PrepareConfig, progress: &(dyn Fn(Progress) + Sync)) -
             });
         }
     }
-    let (layout, scans) = layout::discover_with(&config.input, config.layout, &config.mask_folder)?;
+    let layout::Discovery {
+        layout,
+        scans,
+        skipped_series,
+        warnings: discovery_warnings,
+    } = layout::discover_full(
+        &config.input,
+        config.layout,
+        &config.mask_folder,
+        &config.rtstruct,
+    )?;
     let (scans, annotator_skipped) = if layout == Layout::DeepMind {
         layout::select_annotator(scans, config.annotator)
     } else {
@@ -632,7 +649,7 @@ fn prepare_inner(config: &PrepareConfig, progress: &(dyn Fn(Progress) + Sync)) -
     }
     writeln!(w).map_err(io)?;
     let mut entries = Vec::with_capacity(results.len());
-    let mut warnings = Vec::new();
+    let mut warnings = discovery_warnings;
     let mut row = 0usize;
     for (r, patient) in results.iter().zip(&patients) {
         let split = assignment[patient];
@@ -748,6 +765,8 @@ fn prepare_inner(config: &PrepareConfig, progress: &(dyn Fn(Progress) + Sync)) -
         scans: entries,
         warnings: warnings.clone(),
         annotator: (layout == Layout::DeepMind).then_some(config.annotator),
+        rtstruct: (layout == Layout::Nbia).then(|| config.rtstruct.clone()),
+        skipped_series: skipped_series.clone(),
         patient_table: patient_table_path.clone(),
         patient_groups: patient_groups.clone(),
         test_patients,
@@ -798,6 +817,7 @@ fn prepare_inner(config: &PrepareConfig, progress: &(dyn Fn(Progress) + Sync)) -
         patient_groups,
         patient_table: patient_table_path,
         annotator_skipped,
+        skipped_series,
         test_patients,
         split_warning,
         fingerprint,

@@ -41,7 +41,8 @@ pub struct PrepareArgs {
     /// Output folder (must not exist or be empty, unless --force).
     #[arg(long)]
     pub out: PathBuf,
-    /// Layout: deepmind, totalsegmentator, dicom or labelmap (auto-detected when absent).
+    /// Layout: deepmind, totalsegmentator, dicom, nbia or labelmap (auto-detected when
+    /// absent).
     #[arg(long)]
     pub layout: Option<Layout>,
     /// CT + masks layouts: glob for the CT file name (default CT_IMAGE.* for deepmind,
@@ -51,6 +52,10 @@ pub struct PrepareArgs {
     /// CT + masks layouts: name of the masks folder (default segmentations).
     #[arg(long)]
     pub masks_dir: Option<String>,
+    /// nbia layout, several RTSTRUCTs for one CT series: newest (StructureSetDate/Time),
+    /// largest (most ROIs with contours) or label:NAME (the StructureSetLabel NAME).
+    #[arg(long, default_value = "newest")]
+    pub rtstruct: crate::nbia::RtStructChoice,
     /// Image side in pixels.
     #[arg(long, default_value_t = 128)]
     pub size: usize,
@@ -122,6 +127,7 @@ impl PrepareArgs {
             ct_name: self.ct_name.clone(),
             masks_dir: self.masks_dir.clone(),
         };
+        c.rtstruct = self.rtstruct.clone();
         c.size = self.size;
         c.windows = self.windows()?;
         c.spacing_mm = self.spacing;
@@ -203,6 +209,29 @@ pub fn summary_table(s: &Summary) -> String {
             s.annotator_skipped
         ));
     }
+    if !s.skipped_series.is_empty() {
+        out.push_str(&format!(
+            "{} series / files not used (all in dataset.json, skipped_series):\n",
+            s.skipped_series.len()
+        ));
+        const SHOWN: usize = 20;
+        for k in s.skipped_series.iter().take(SHOWN) {
+            out.push_str(&format!(
+                "  {:<22} {} ({} file{}): {}\n",
+                k.kind.as_str(),
+                k.first_file.display(),
+                k.files,
+                if k.files == 1 { "" } else { "s" },
+                k.detail
+            ));
+        }
+        if s.skipped_series.len() > SHOWN {
+            out.push_str(&format!(
+                "  ... and {} more\n",
+                s.skipped_series.len() - SHOWN
+            ));
+        }
+    }
     for (patient, members) in &s.patient_groups {
         out.push_str(&format!(
             "grouped as patient {patient}: {} (--no-group-scan-suffix to keep apart)\n",
@@ -270,5 +299,27 @@ mod tests {
         assert_eq!(w.len(), 1);
         assert!(w[0].contains("did you mean 40:400"), "{}", w[0]);
         assert!(args(&["--window", "bone"]).unwrap().warnings().is_empty());
+    }
+
+    #[test]
+    fn rtstruct_flag() {
+        use crate::nbia::RtStructChoice;
+        let c = args(&[]).unwrap().to_config().unwrap();
+        assert_eq!(c.rtstruct, RtStructChoice::Newest);
+        let c = args(&["--rtstruct", "label:Final RT"])
+            .unwrap()
+            .to_config()
+            .unwrap();
+        assert_eq!(c.rtstruct, RtStructChoice::Label("Final RT".into()));
+        let c = args(&["--rtstruct", "largest", "--layout", "nbia"])
+            .unwrap()
+            .to_config()
+            .unwrap();
+        assert_eq!(
+            (c.rtstruct, c.layout),
+            (RtStructChoice::Largest, Some(crate::layout::Layout::Nbia))
+        );
+        let e = args(&["--rtstruct", "biggest"]).unwrap_err().to_string();
+        assert!(e.contains("label:<StructureSetLabel>"), "{e}");
     }
 }

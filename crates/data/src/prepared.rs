@@ -223,6 +223,12 @@ pub struct DatasetInfo {
     /// deepmind layout: the annotator whose delineations were read (absent otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotator: Option<crate::layout::Annotator>,
+    /// nbia layout: the `--rtstruct` choice (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtstruct: Option<crate::nbia::RtStructChoice>,
+    /// nbia layout: the series (and files) not used, and why (absent when none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped_series: Vec<crate::nbia::SkippedSeries>,
     /// The patient table read (`--patients`, or the input's `patients.csv`).
     #[serde(default)]
     pub patient_table: Option<PathBuf>,

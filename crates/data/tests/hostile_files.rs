@@ -361,6 +361,137 @@ fn dicom_jpeg2000_size_checked_before_decoding() {
     }
 }
 
+/// Writes `cs` as the one fragment of slice `src`'s pixel data, with `alloc` bits allocated
+/// and stored, in transfer syntax `ts`.
+fn encapsulated_slice(src: &Path, out: &Path, cs: Vec<u8>, alloc: u16, ts: &str) {
+    use dicom_core::value::{PixelFragmentSequence, Value};
+    let mut obj = dicom_object::OpenFileOptions::new()
+        .open_file(src)
+        .unwrap()
+        .into_inner();
+    obj.put(us(tags::BITS_ALLOCATED, alloc));
+    obj.put(us(tags::BITS_STORED, alloc));
+    obj.put(us(tags::HIGH_BIT, alloc - 1));
+    obj.put(DataElement::new(
+        tags::PIXEL_DATA,
+        VR::OB,
+        Value::from(PixelFragmentSequence::new(Vec::<u32>::new(), vec![cs])),
+    ));
+    obj.with_meta(
+        dicom_object::FileMetaTableBuilder::new()
+            .transfer_syntax(ts)
+            .media_storage_sop_class_uid("1.2.840.10008.5.1.4.1.1.2")
+            .media_storage_sop_instance_uid("1.2.3"),
+    )
+    .unwrap()
+    .write_to_file(out)
+    .unwrap();
+}
+
+/// Issue 10 §3, "BitsAllocated 8 over a 16-bit codestream is silently truncated": every
+/// compressed transfer syntax this build decodes (JPEG, JPEG 2000 above, RLE) is checked
+/// against BitsAllocated from its header. RLE: a 16-bit stream decodes with BitsAllocated
+/// 16 (values checked) and is refused with BitsAllocated 8 (dicom-pixeldata would read its
+/// most significant byte only); JPEG: a 16-bit SOF with BitsAllocated 8, or of another size
+/// than the image, is refused before the decoder runs.
+#[test]
+fn dicom_compressed_streams_deeper_than_allocated_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cts, _) = dicom_scan(&tmp.path().join("cohort"));
+    let n = 24 * 24;
+    let values: Vec<u16> = (0..n as u16).map(|i| 1000 + 7 * i).collect();
+    // PackBits literal runs of at most 128 bytes (PS3.5 G.3.1).
+    let packbits = |bytes: &[u8]| -> Vec<u8> {
+        let mut out = Vec::new();
+        for run in bytes.chunks(128) {
+            out.push((run.len() - 1) as u8);
+            out.extend_from_slice(run);
+        }
+        if out.len() % 2 == 1 {
+            out.push(0x80); // no-op (PackBits -128), pads the segment to an even length
+        }
+        out
+    };
+    let msb: Vec<u8> = values.iter().map(|v| (v >> 8) as u8).collect();
+    let lsb: Vec<u8> = values.iter().map(|v| (v & 0xFF) as u8).collect();
+    let (s0, s1) = (packbits(&msb), packbits(&lsb));
+    let mut rle = vec![0u8; 64];
+    rle[0..4].copy_from_slice(&2u32.to_le_bytes());
+    rle[4..8].copy_from_slice(&64u32.to_le_bytes());
+    rle[8..12].copy_from_slice(&(64 + s0.len() as u32).to_le_bytes());
+    rle.extend_from_slice(&s0);
+    rle.extend_from_slice(&s1);
+    let files_of = |p: &Path| twinscan_data::dicom::ct::CtSeriesFiles {
+        series_instance_uid: "x".into(),
+        files: vec![p.to_path_buf()],
+    };
+    // The control: read as 16-bit, HU = stored - 1024 (synth's rescale).
+    let ok = tmp.path().join("rle16.dcm");
+    encapsulated_slice(&cts[0], &ok, rle.clone(), 16, "1.2.840.10008.1.2.5");
+    let ct = read_ct_series(&files_of(&ok)).unwrap();
+    let want: Vec<f32> = values.iter().map(|&v| f32::from(v) - 1024.0).collect();
+    assert_eq!(ct.volume.data, want);
+    // The same stream with BitsAllocated 8: refused, not truncated.
+    let bad = tmp.path().join("rle_over_8.dcm");
+    encapsulated_slice(&cts[0], &bad, rle, 8, "1.2.840.10008.1.2.5");
+    let msg = refused(&bad, || read_ct_series(&files_of(&bad)));
+    assert!(
+        msg.contains("RLE stream of 2 segments") && msg.contains("truncated"),
+        "{msg}"
+    );
+    // JPEG lossless (SOF3) headers: 16-bit samples over BitsAllocated 8; a 64x64 stream in
+    // a 24x24 image.
+    let sof = |bits: u8, w: u16, h: u16| {
+        let mut b = vec![0xFF, 0xD8, 0xFF, 0xC3, 0, 11, bits];
+        b.extend_from_slice(&h.to_be_bytes());
+        b.extend_from_slice(&w.to_be_bytes());
+        b.extend_from_slice(&[1, 1, 0x11, 0, 0xFF, 0xD9]);
+        b
+    };
+    for (name, cs, alloc, what) in [
+        (
+            "jpeg_depth",
+            sof(16, 24, 24),
+            8u16,
+            "JPEG codestream of 16-bit samples",
+        ),
+        ("jpeg_size", sof(16, 64, 64), 16, "JPEG codestream of 64x64"),
+        (
+            "jpeg12_depth",
+            sof(12, 24, 24),
+            8,
+            "JPEG codestream of 12-bit samples",
+        ),
+    ] {
+        let p = tmp.path().join(format!("{name}.dcm"));
+        encapsulated_slice(&cts[0], &p, cs, alloc, "1.2.840.10008.1.2.4.70");
+        let msg = refused(&p, || read_ct_series(&files_of(&p)));
+        assert!(msg.contains(what), "{msg}");
+    }
+    // A real 8-bit baseline JPEG (dicom-pixeldata's encoder) with BitsAllocated 8 still reads.
+    {
+        use dicom_pixeldata::Transcode;
+        let mut obj = dicom_object::OpenFileOptions::new()
+            .open_file(&cts[0])
+            .unwrap();
+        let px: Vec<u8> = (0..n).map(|i| (i % 200) as u8).collect();
+        obj.put(us(tags::BITS_ALLOCATED, 8));
+        obj.put(us(tags::BITS_STORED, 8));
+        obj.put(us(tags::HIGH_BIT, 7));
+        obj.put(DataElement::new(
+            tags::PIXEL_DATA,
+            VR::OB,
+            PrimitiveValue::from(px),
+        ));
+        obj.transcode(&dicom_transfer_syntax_registry::entries::JPEG_BASELINE.erased())
+            .unwrap();
+        let p = tmp.path().join("jpeg8.dcm");
+        obj.write_to_file(&p).unwrap();
+        let ct = read_ct_series(&files_of(&p)).unwrap();
+        assert_eq!(ct.volume.data.len(), n);
+    }
+}
+
 #[test]
 fn rtstruct_far_point_does_not_hang() {
     let tmp = tempfile::tempdir().unwrap();

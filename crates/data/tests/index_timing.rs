@@ -38,3 +38,40 @@ fn index_10000_generated_files() {
         );
     }
 }
+
+/// The `nbia` indexer (`twinscan_data::nbia::index_nbia`: header-only indexing, grouping into
+/// studies and series, RTSTRUCT matching) on about 10,000 generated files: a synthetic
+/// DICOM cohort of 64 × 64 CT series at 1 mm slices plus their RTSTRUCTs.
+#[test]
+#[ignore = "a measurement; run by hand"]
+fn nbia_index_10000_generated_files() {
+    use twinscan_data::nbia::{RtStructChoice, index_nbia};
+    use twinscan_data::synth::{SynthConfig, SynthFormat, write_cohort};
+    let tmp = tempfile::tempdir().unwrap();
+    let cohort = tmp.path().join("nbia");
+    let cfg = SynthConfig {
+        scans: 38,
+        size: 64,
+        z_spacing_mm: 1.0,
+        noise_hu: 5.0,
+        seed: 1,
+    };
+    let t = std::time::Instant::now();
+    write_cohort(&cohort, &cfg, SynthFormat::Dicom).unwrap();
+    println!("generated in {:.1} s", t.elapsed().as_secs_f64());
+    // Warm the page cache once, then time.
+    index_nbia(&cohort, &RtStructChoice::Newest).unwrap();
+    let t = std::time::Instant::now();
+    let idx = index_nbia(&cohort, &RtStructChoice::Newest).unwrap();
+    let secs = t.elapsed().as_secs_f64();
+    assert_eq!(idx.scans.len(), 38);
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "nbia: {} files ({} CT slices of 64x64 in 38 series + 38 RTSTRUCTs, patients.csv): \
+         {secs:.2} s, {:.0} files/s; load {}",
+        idx.files,
+        idx.scans.iter().map(|s| s.ct.files.len()).sum::<usize>(),
+        idx.files as f64 / secs,
+        load.split_whitespace().next().unwrap_or("?")
+    );
+}

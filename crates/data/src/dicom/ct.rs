@@ -28,7 +28,7 @@ use crate::error::{DataError, Result};
 use crate::volume::{Geometry, Volume};
 
 /// The files of one CT series found by [`scan_dicom_dir`] (not yet ordered).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CtSeriesFiles {
     /// SeriesInstanceUID shared by the files. Empty when the files carry none (anonymised
     /// data such as the TotalSegmentator sample): such files are grouped by
@@ -71,29 +71,6 @@ pub struct CtSeries {
     pub volume: Volume<f32>,
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let rd = std::fs::read_dir(dir).map_err(|e| DataError::io(dir, e))?;
-    let mut entries: Vec<PathBuf> = rd
-        .map(|e| e.map(|e| e.path()))
-        .collect::<std::io::Result<_>>()
-        .map_err(|e| DataError::io(dir, e))?;
-    entries.sort();
-    for p in entries {
-        let hidden = p
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
-        if hidden {
-            continue;
-        }
-        if p.is_dir() {
-            walk(&p, out)?;
-        } else {
-            out.push(p);
-        }
-    }
-    Ok(())
-}
-
 /// Scans `dir` (recursively, hidden files skipped) for DICOM files, reading headers only
 /// (up to Pixel Data), in parallel. CT files are grouped by SeriesInstanceUID (files without
 /// one by FrameOfReferenceUID, with an empty `series_instance_uid`); RTSTRUCT files
@@ -102,49 +79,27 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 ///
 /// An empty folder gives an empty [`DicomDir`]; an unreadable folder is [`DataError::Io`].
 pub fn scan_dicom_dir(dir: &Path) -> Result<DicomDir> {
-    let mut files = Vec::new();
-    walk(dir, &mut files)?;
-    enum Kind {
-        /// SeriesInstanceUID (empty when absent), FrameOfReferenceUID (empty when absent).
-        Ct(String, String),
-        Rt,
-        Skip(String),
-    }
-    let kinds: Vec<(PathBuf, Kind)> = files
-        .into_par_iter()
-        .map(|p| {
-            let kind = match open_dicom(&p, Some(tags::PIXEL_DATA)) {
-                Err(e) => Kind::Skip(e.to_string()),
-                Ok(obj) => match opt_str(&obj, tags::MODALITY).as_deref() {
-                    Some("CT") => Kind::Ct(
-                        opt_str(&obj, tags::SERIES_INSTANCE_UID).unwrap_or_default(),
-                        opt_str(&obj, tags::FRAME_OF_REFERENCE_UID).unwrap_or_default(),
-                    ),
-                    Some("RTSTRUCT") => Kind::Rt,
-                    Some(m) => Kind::Skip(format!("modality {m}")),
-                    None => Kind::Skip("no Modality".into()),
-                },
-            };
-            (p, kind)
-        })
-        .collect();
+    let index = super::index::index_dicom_tree(dir)?;
     // Key: (SeriesInstanceUID, FrameOfReferenceUID when the series UID is missing).
     let mut series: BTreeMap<(String, String), Vec<PathBuf>> = BTreeMap::new();
     let mut out = DicomDir::default();
-    for (p, k) in kinds {
-        match k {
-            Kind::Ct(uid, frame) => {
-                let key = if uid.is_empty() {
-                    (uid, frame)
-                } else {
-                    (uid, String::new())
+    let mut skipped = index.unreadable;
+    for h in index.files {
+        match h.modality.as_deref() {
+            Some("CT") => {
+                let key = match h.series_instance_uid {
+                    Some(uid) => (uid, String::new()),
+                    None => (String::new(), h.frame_of_reference_uid.unwrap_or_default()),
                 };
-                series.entry(key).or_default().push(p)
+                series.entry(key).or_default().push(h.path)
             }
-            Kind::Rt => out.rtstructs.push(p),
-            Kind::Skip(why) => out.skipped.push((p, why)),
+            Some("RTSTRUCT") => out.rtstructs.push(h.path),
+            Some(m) => skipped.push((h.path, format!("modality {m}"))),
+            None => skipped.push((h.path, "no Modality".into())),
         }
     }
+    skipped.sort_by(|a, b| a.0.cmp(&b.0));
+    out.skipped = skipped;
     out.ct_series = series
         .into_iter()
         .map(|((series_instance_uid, _), mut files)| {
@@ -177,8 +132,11 @@ struct Slice {
 /// 1..=65535; BitsAllocated 8, 16 or 32; BitsStored 1..=min(BitsAllocated, 16) (CT is at
 /// most 16 bits; larger values make dicom-pixeldata panic or build 2^31-entry tables);
 /// HighBit = BitsStored − 1; PixelRepresentation 0 or 1; RescaleSlope/Intercept, when
-/// present, finite numbers; native pixel data long enough; JPEG 2000 codestreams of the
-/// image's size and of no more bits than allocated.
+/// present, finite numbers; native pixel data long enough; compressed streams checked
+/// against the image from their headers, for every codec this build decodes: JPEG (SOF:
+/// size and precision ≤ BitsAllocated), JPEG 2000 (SIZ: size and depth ≤ BitsAllocated) and
+/// RLE (segment count = SamplesPerPixel × BitsAllocated / 8), so that a deeper stream is
+/// refused instead of silently truncated.
 fn check_pixel_module(
     path: &Path,
     obj: &dicom_object::DefaultDicomObject,
@@ -251,6 +209,57 @@ fn check_pixel_module(
             }
         }
         Some(frags) => {
+            let ts = obj.meta().transfer_syntax();
+            let ts = ts.trim_end_matches(['\0', ' ']);
+            let samples = uint(tags::SAMPLES_PER_PIXEL, "SamplesPerPixel")?.unwrap_or(1);
+            if is_jpeg_ts(ts)
+                && let Some((w, h, precision)) = frags.first().and_then(|f| jpeg_sof(f))
+            {
+                if (w, h) != (cols, rows) {
+                    return bad(format!(
+                        "JPEG codestream of {w}x{h} pixels for a {cols}x{rows} image"
+                    ));
+                }
+                if precision > allocated {
+                    return bad(format!(
+                        "JPEG codestream of {precision}-bit samples with BitsAllocated \
+                         {allocated} (would be truncated)"
+                    ));
+                }
+            }
+            if ts == RLE_LOSSLESS {
+                // PS3.5 G.2: one segment per byte of every sample; dicom-pixeldata reads only
+                // the segments BitsAllocated asks for, dropping (or missing) the others.
+                let want_segments = samples * allocated / 8;
+                for (i, f) in frags.iter().enumerate() {
+                    let Some(n) = f
+                        .get(..4)
+                        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    else {
+                        return bad(format!("RLE fragment {i} holds no 64-byte RLE header"));
+                    };
+                    if f.len() < 64 || n > 15 {
+                        return bad(format!(
+                            "RLE fragment {i}: header of {n} segments in {} bytes (at most 15 \
+                             segments, 64-byte header)",
+                            f.len()
+                        ));
+                    }
+                    if n != want_segments {
+                        return bad(format!(
+                            "RLE stream of {n} segments ({}-bit samples) with BitsAllocated \
+                             {allocated} and SamplesPerPixel {samples}, which take \
+                             {want_segments} (would be {})",
+                            8 * n / samples.max(1),
+                            if n > want_segments {
+                                "truncated"
+                            } else {
+                                "misread"
+                            }
+                        ));
+                    }
+                }
+            }
             if let Some((w, h, depth)) = frags.iter().find_map(|f| j2k_size(f)) {
                 if (w, h) != (cols, rows) {
                     return bad(format!(
@@ -267,6 +276,52 @@ fn check_pixel_module(
         }
     }
     Ok(())
+}
+
+/// RLE Lossless transfer syntax (PS3.5 Annex G).
+const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
+
+/// JPEG (ISO/IEC 10918) transfer syntaxes: baseline, extended, lossless and the retired
+/// ones (1.2.840.10008.1.2.4.50 to .66, and .70), decoded by jpeg-decoder in this build.
+fn is_jpeg_ts(ts: &str) -> bool {
+    ts.strip_prefix("1.2.840.10008.1.2.4.")
+        .and_then(|n| n.parse::<u32>().ok())
+        .is_some_and(|n| (50..=66).contains(&n) || n == 70)
+}
+
+/// Width, height and sample precision from a JPEG stream's SOF marker segment (ISO/IEC
+/// 10918-1 B.2.2: `FFCn Lf P Y X Nf`, any SOF but DHT C4, JPG C8 and DAC CC), walking the
+/// marker segments from SOI up to the first SOS; `None` when there is none.
+fn jpeg_sof(bytes: &[u8]) -> Option<(usize, usize, u32)> {
+    if bytes.get(..2)? != [0xFF, 0xD8] {
+        return None;
+    }
+    let mut pos = 2;
+    loop {
+        // Fill bytes (FF FF ...) may precede a marker.
+        while bytes.get(pos)? == &0xFF && bytes.get(pos + 1)? == &0xFF {
+            pos += 1;
+        }
+        if bytes.get(pos)? != &0xFF {
+            return None;
+        }
+        let marker = *bytes.get(pos + 1)?;
+        if marker == 0xDA || marker == 0xD9 {
+            return None;
+        }
+        let len = u16::from_be_bytes([*bytes.get(pos + 2)?, *bytes.get(pos + 3)?]) as usize;
+        if (0xC0..=0xCF).contains(&marker) && !matches!(marker, 0xC4 | 0xC8 | 0xCC) {
+            let seg = bytes.get(pos + 4..pos + 9)?;
+            let precision = u32::from(seg[0]);
+            let y = u16::from_be_bytes([seg[1], seg[2]]) as usize;
+            let x = u16::from_be_bytes([seg[3], seg[4]]) as usize;
+            return Some((x, y, precision));
+        }
+        if len < 2 {
+            return None;
+        }
+        pos += 2 + len;
+    }
 }
 
 /// Width, height and bit depth of the first component from a JPEG 2000 codestream's SIZ

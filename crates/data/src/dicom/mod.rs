@@ -6,9 +6,11 @@
 //! Little Endian, the DICOM default transfer syntax.
 
 pub mod ct;
+pub mod index;
 pub mod rtstruct;
 
 pub use ct::{CtSeries, CtSeriesFiles, DicomDir, read_ct_series, scan_dicom_dir};
+pub use index::{DicomIndex, FileHeader, RtStructHeader, index_dicom_tree};
 pub use rtstruct::{Contour, Rasterized, Roi, RtStruct, rasterize, read_rtstruct};
 
 use std::io::{Read, Seek, SeekFrom};
@@ -44,12 +46,43 @@ fn has_part10_marker(path: &Path) -> Result<bool> {
 /// `until`: stop before this tag (e.g. Pixel Data, for a header-only scan).
 pub(crate) fn open_dicom(path: &Path, until: Option<Tag>) -> Result<DefaultDicomObject> {
     let part10 = has_part10_marker(path)?;
+    if part10 && until == Some(tags::PIXEL_DATA) {
+        // Header only: read a prefix of the file, check it up to the Pixel Data element
+        // (lengths against the file's size) and parse it; the pixel data itself is never
+        // read. A prefix too short (or any failure on a prefix) retries with four times as
+        // much, up to the whole file, whose result stands.
+        let size = std::fs::metadata(path)
+            .map_err(|e| DataError::io(path, e))?
+            .len();
+        let mut want: u64 = 64 * 1024;
+        loop {
+            let whole = want >= size;
+            let mut prefix = Vec::new();
+            std::fs::File::open(path)
+                .and_then(|f| f.take(want.min(size)).read_to_end(&mut prefix))
+                .map_err(|e| DataError::io(path, e))?;
+            let whole = whole || prefix.len() as u64 >= size;
+            let parsed = check_lengths_part10(&prefix, size as usize, true)
+                .map_err(|e| dicom_err(path, e))
+                .and_then(|_| {
+                    OpenFileOptions::new()
+                        .read_until(tags::PIXEL_DATA)
+                        .from_reader(&prefix[128.min(prefix.len())..])
+                        .map_err(|e| dicom_err(path, e))
+                });
+            match parsed {
+                Ok(obj) => return Ok(obj),
+                Err(e) if whole => return Err(e),
+                Err(_) => want = want.saturating_mul(4),
+            }
+        }
+    }
     if part10 {
         // The element structure is checked first, on the file's bytes in memory: dicom-rs
         // allocates an element's declared length before reading it, so a corrupt length
         // would otherwise ask for gigabytes (issue 10 §3). Then parsed from that memory.
         let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
-        check_lengths_part10(&bytes).map_err(|e| dicom_err(path, e))?;
+        check_lengths_part10(&bytes, bytes.len(), false).map_err(|e| dicom_err(path, e))?;
         let mut opts = OpenFileOptions::new();
         if let Some(t) = until {
             opts = opts.read_until(t);
@@ -118,8 +151,14 @@ fn le32(b: &[u8], at: usize) -> Option<u32> {
 /// Checks the element lengths of a Part-10 file (`DICM` at 128): the meta group (explicit
 /// VR little endian), then the data set in its transfer syntax when that is implicit or
 /// explicit VR little endian or an encapsulated (compressed) one; deflated and big-endian
-/// data sets are left to dicom-rs.
-fn check_lengths_part10(b: &[u8]) -> std::result::Result<(), String> {
+/// data sets are left to dicom-rs. `b` may be a prefix of the file (`size` bytes): lengths
+/// are checked against `size`, and reading past `b` is an error ("cut short"). With
+/// `header_only` the walk stops at the top-level Pixel Data element.
+fn check_lengths_part10(
+    b: &[u8],
+    size: usize,
+    header_only: bool,
+) -> std::result::Result<(), String> {
     let mut pos = 132;
     let mut ts = String::new();
     // Meta group: (0002,xxxx) elements, explicit VR LE.
@@ -127,6 +166,7 @@ fn check_lengths_part10(b: &[u8]) -> std::result::Result<(), String> {
         let (len, hdr) = explicit_header(b, pos)?;
         let end = pos + hdr + len as usize;
         if len == UNDEFINED || end > b.len() {
+            // (The meta group is always within the prefix read: a retry reads more.)
             return Err(format!(
                 "meta element at byte {pos} declares {len} bytes, beyond the file's end"
             ));
@@ -139,9 +179,9 @@ fn check_lengths_part10(b: &[u8]) -> std::result::Result<(), String> {
         pos = end;
     }
     match ts.as_str() {
-        "1.2.840.10008.1.2" => check_lengths(b, pos, b.len(), false, 0),
+        "1.2.840.10008.1.2" => walk(b, &mut pos, size, false, 0, header_only).map(|_| ()),
         "1.2.840.10008.1.2.1.99" | "1.2.840.10008.1.2.2" => Ok(()),
-        _ => check_lengths(b, pos, b.len(), true, 0),
+        _ => walk(b, &mut pos, size, true, 0, header_only).map(|_| ()),
     }
 }
 
@@ -192,16 +232,18 @@ fn check_lengths(
     explicit: bool,
     depth: usize,
 ) -> std::result::Result<(), String> {
-    walk(b, &mut pos, end, explicit, depth).map(|_| ())
+    walk(b, &mut pos, end, explicit, depth, false).map(|_| ())
 }
 
 /// Returns `Some(delimiter element)` when a delimiter (FFFE,E00D / E0DD) ended the walk.
+/// `stop_at_pixels`: end the walk (Ok) at a Pixel Data element, after checking its length.
 fn walk(
     b: &[u8],
     pos: &mut usize,
     end: usize,
     explicit: bool,
     depth: usize,
+    stop_at_pixels: bool,
 ) -> std::result::Result<Option<u16>, String> {
     if depth > 64 {
         return Err("sequences nested more than 64 deep".into());
@@ -231,6 +273,16 @@ fn walk(
         *pos = at + hdr;
         let sq = explicit && b.get(at + 4..at + 6) == Some(b"SQ");
         let pixel_data = (group, elem) == (0x7FE0, 0x0010);
+        if pixel_data && stop_at_pixels {
+            if len != UNDEFINED && *pos + len as usize > end {
+                return Err(format!(
+                    "element ({group:04X},{elem:04X}) at byte {at} declares {len} bytes, only {} \
+                     remain",
+                    end.saturating_sub(*pos)
+                ));
+            }
+            return Ok(None);
+        }
         if len == UNDEFINED {
             // A sequence (or UN / encapsulated pixel data): items until (FFFE,E0DD).
             items(
@@ -282,7 +334,7 @@ fn items(
         match (group, elem) {
             (0xFFFE, 0xE0DD) => return Ok(()),
             (0xFFFE, 0xE000) if len == UNDEFINED && !fragments => {
-                match walk(b, pos, end, explicit, depth + 1)? {
+                match walk(b, pos, end, explicit, depth + 1, false)? {
                     Some(0xE00D) => {}
                     _ => return Err(format!("item at byte {at} has no item delimiter")),
                 }
