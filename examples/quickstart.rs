@@ -125,7 +125,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         };
         let summary = prepare(&config, &progress)?;
         bar.finish_and_clear();
-        print!("{}", twinscan_data::prepare_cli::summary_table(&summary));
+        print!("{}", twinscan_data::prepare::summary_table(&summary));
         println!(
             "prepared in {:.1} s: {} and {}",
             started.elapsed().as_secs_f64(),

@@ -14,6 +14,8 @@
 //! With the `train` feature, [`experiment`] runs a TOML grid of pretrainings and
 //! classification runs (the `experiment` and `quickstart` examples), [`predict`] runs a saved
 //! classifier on new scans and [`embed`] exports an encoder's features of a prepared dataset.
+//! [`cli`] holds the example binaries' command lines and shared `main`, [`progress`] their
+//! progress bars.
 
 pub use twinscan_augment as augment;
 
@@ -27,6 +29,7 @@ pub use twinscan_models as models;
 #[cfg(feature = "train")]
 pub use twinscan_ssl as ssl;
 
+pub mod cli;
 #[cfg(feature = "train")]
 pub mod embed;
 #[cfg(feature = "train")]
@@ -35,5 +38,4 @@ pub mod experiment;
 pub mod predict;
 #[cfg(feature = "train")]
 pub mod pretrain_curves;
-#[cfg(feature = "train")]
 pub mod progress;

@@ -1,17 +1,160 @@
-//! Terminal progress for the example binaries (indicatif): one bar over the grid's runs and
-//! one over the current pretraining or run, with loss and throughput.
+//! Terminal progress for the example binaries (indicatif), all in this one module: the
+//! `prepare` bar over scans, the `pretrain` bar over steps, and the grid's two bars (runs, and
+//! the current pretraining or run) with loss and throughput. Hidden bars (stderr not a
+//! terminal, e.g. CI logs, or `--quiet`) print one plain line per finished stage instead.
 
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
+#[cfg(feature = "train")]
+use indicatif::MultiProgress;
+use indicatif::{ProgressBar, ProgressStyle};
+use twinscan_data::prepare::Progress;
+
+#[cfg(feature = "train")]
 use crate::experiment::GridEvent;
+#[cfg(feature = "train")]
 use twinscan_classify::train;
+#[cfg(feature = "train")]
 use twinscan_ssl::pretrain;
 
 fn style(template: &str) -> ProgressStyle {
     ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar())
 }
 
+/// Prints above the bar on a terminal, or as a plain line when the bar is hidden.
+fn say_bar(bar: &ProgressBar, line: String) {
+    if bar.is_hidden() {
+        println!("{line}");
+    } else {
+        bar.println(line);
+    }
+}
+
+/// The `prepare` bar: scans done of those found, slices written so far.
+pub struct PrepareProgress {
+    bar: ProgressBar,
+    slices: AtomicUsize,
+    input: PathBuf,
+}
+
+impl PrepareProgress {
+    /// A bar for preparing the scans under `input`.
+    pub fn new(input: &Path) -> Self {
+        let bar = ProgressBar::new(0);
+        bar.set_style(style(
+            "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} scans, {msg}",
+        ));
+        Self {
+            bar,
+            slices: AtomicUsize::new(0),
+            input: input.to_path_buf(),
+        }
+    }
+
+    /// Feeds one of `prepare`'s progress events (called from its worker threads).
+    pub fn event(&self, p: Progress) {
+        match p {
+            Progress::Found { layout, total } => {
+                self.bar.set_length(total as u64);
+                say_bar(
+                    &self.bar,
+                    format!("{total} {layout} scans under {}", self.input.display()),
+                );
+            }
+            Progress::ScanDone { slices, .. } => {
+                let s = self.slices.fetch_add(slices, Ordering::Relaxed) + slices;
+                self.bar.set_message(format!("{s} slices"));
+                self.bar.inc(1);
+            }
+            Progress::Finishing => self.bar.set_message("writing tables"),
+        }
+    }
+
+    /// Removes the bar (success).
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+
+    /// Leaves the bar where it stopped (failure).
+    pub fn abandon(&self) {
+        self.bar.abandon();
+    }
+}
+
+/// The `pretrain` bar over optimiser steps, with the loss, its terms and throughput; epoch
+/// lines and the initial kNN probe printed above it.
+#[cfg(feature = "train")]
+pub struct PretrainProgress {
+    bar: ProgressBar,
+}
+
+#[cfg(feature = "train")]
+impl PretrainProgress {
+    /// A bar, hidden with `quiet` (then only the epoch lines are printed).
+    pub fn new(quiet: bool) -> Self {
+        let bar = if quiet {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::new(0)
+        };
+        bar.set_style(style(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} steps, epoch {prefix} {msg}",
+        ));
+        Self { bar }
+    }
+
+    /// Feeds one pretraining event.
+    pub fn event(&self, event: pretrain::Event<'_>) {
+        let bar = &self.bar;
+        match event {
+            pretrain::Event::Started {
+                epochs,
+                steps_per_epoch,
+                first_epoch,
+                train_slices,
+            } => {
+                bar.set_length(epochs * steps_per_epoch);
+                bar.set_position(first_epoch * steps_per_epoch);
+                say_bar(
+                    bar,
+                    format!(
+                        "{train_slices} train slices, {steps_per_epoch} steps/epoch, \
+                         epochs {first_epoch}..{epochs}"
+                    ),
+                );
+            }
+            pretrain::Event::Step(r) => {
+                bar.set_prefix((r.epoch + 1).to_string());
+                let terms: Vec<String> = r
+                    .stats
+                    .terms
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v:.3}"))
+                    .collect();
+                bar.set_message(format!(
+                    "loss {:.2} ({}), std {:.4}, {:.1} img/s",
+                    r.stats.loss,
+                    terms.join(", "),
+                    r.stats.embedding_std,
+                    r.images_per_s
+                ));
+                bar.inc(1);
+            }
+            pretrain::Event::Epoch(r) => say_bar(bar, r.to_string()),
+            pretrain::Event::Checkpoint(_) => {}
+            pretrain::Event::InitialProbe(k) => say_bar(bar, format!("before training: {k}")),
+        }
+    }
+
+    /// Removes the bar.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
 /// Prints above the bars on a terminal, or as a plain line when the bars are hidden.
+#[cfg(feature = "train")]
 fn say(multi: &MultiProgress, line: String) {
     if multi.is_hidden() {
         println!("{line}");
@@ -20,6 +163,7 @@ fn say(multi: &MultiProgress, line: String) {
     }
 }
 
+#[cfg(feature = "train")]
 /// Calls `f` with an event sink that drives two progress bars (hidden when stderr is not a
 /// terminal, e.g. in CI logs, where one line per finished stage is printed instead).
 pub fn with_grid_progress<R>(f: impl FnOnce(&mut dyn FnMut(GridEvent<'_>)) -> R) -> R {

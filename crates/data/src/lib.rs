@@ -33,7 +33,6 @@ pub mod nbia;
 pub mod nifti;
 pub mod nrrd;
 pub mod prepare;
-pub mod prepare_cli;
 pub mod prepared;
 pub mod slices;
 pub mod split;

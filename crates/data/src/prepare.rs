@@ -874,3 +874,72 @@ fn csv_field(s: &str) -> std::borrow::Cow<'_, str> {
         std::borrow::Cow::Borrowed(s)
     }
 }
+
+/// The closing summary: scans, patients, slices per split and per-structure label counts,
+/// as a plain-text table.
+pub fn summary_table(s: &Summary) -> String {
+    let c = &s.counts;
+    let mut out = format!(
+        "layout {}: {} scans, {} patients, {} slices\n",
+        s.layout, c.scans, c.patients, c.slices
+    );
+    for (side, sc) in &c.per_split {
+        out.push_str(&format!(
+            "  {side:<5} {:>4} patients {:>4} scans {:>7} slices\n",
+            sc.patients, sc.scans, sc.slices
+        ));
+    }
+    out.push_str(&format!(
+        "{:<16} {:>8} {:>8} {:>8}\n",
+        "structure", "1", "-1", "0"
+    ));
+    for (name, l) in &c.per_structure {
+        out.push_str(&format!(
+            "{name:<16} {:>8} {:>8} {:>8}\n",
+            l.positive, l.negative, l.unknown
+        ));
+    }
+    if let Some(p) = &s.patient_table {
+        out.push_str(&format!("patients from {}\n", p.display()));
+    }
+    if s.annotator_skipped > 0 {
+        out.push_str(&format!(
+            "{} scans of the other annotator left out (--annotator)\n",
+            s.annotator_skipped
+        ));
+    }
+    if !s.skipped_series.is_empty() {
+        out.push_str(&format!(
+            "{} series / files not used (all in dataset.json, skipped_series):\n",
+            s.skipped_series.len()
+        ));
+        const SHOWN: usize = 20;
+        for k in s.skipped_series.iter().take(SHOWN) {
+            out.push_str(&format!(
+                "  {:<22} {} ({} file{}): {}\n",
+                k.kind.as_str(),
+                k.first_file.display(),
+                k.files,
+                if k.files == 1 { "" } else { "s" },
+                k.detail
+            ));
+        }
+        if s.skipped_series.len() > SHOWN {
+            out.push_str(&format!(
+                "  ... and {} more\n",
+                s.skipped_series.len() - SHOWN
+            ));
+        }
+    }
+    for (patient, members) in &s.patient_groups {
+        out.push_str(&format!(
+            "grouped as patient {patient}: {} (--no-group-scan-suffix to keep apart)\n",
+            members.join(", ")
+        ));
+    }
+    if let Some(w) = &s.split_warning {
+        out.push_str(&format!("warning: {w}\n"));
+    }
+    out.push_str(&format!("fingerprint {}\n", s.fingerprint));
+    out
+}

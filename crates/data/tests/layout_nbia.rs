@@ -400,7 +400,7 @@ fn nbia_tree_scans_labels_choice_and_skipped_series() {
     );
     assert_eq!(ds.info().skipped_series, s.skipped_series);
     assert_eq!(ds.info().rtstruct, Some(RtStructChoice::Largest));
-    let table = twinscan_data::prepare_cli::summary_table(&s);
+    let table = twinscan_data::prepare::summary_table(&s);
     assert!(
         table.contains("7 series / files not used") && table.contains("rtstruct_without_ct"),
         "{table}"

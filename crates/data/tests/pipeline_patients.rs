@@ -118,7 +118,7 @@ fn deepmind_annotators_and_scan_suffix_groups() {
     assert_eq!(ds.info().annotator, Some(Annotator::Oncologist));
     assert_eq!(ds.info().patient_groups, s.patient_groups);
     assert!(ds.info().scans.iter().all(|e| e.id.contains("oncologist")));
-    let table = twinscan_data::prepare_cli::summary_table(&s);
+    let table = twinscan_data::prepare::summary_table(&s);
     assert!(table.contains("grouped as patient p2: p2a, p2b"), "{table}");
     assert!(table.contains("3 scans of the other annotator"), "{table}");
     sides(&ds);

@@ -24,7 +24,6 @@
 //! (`Device::flex()` on the CPU; `.autodiff()` for training).
 
 pub mod checkpoint;
-pub mod cli;
 pub mod clip;
 pub mod config;
 pub mod encoder_meta;

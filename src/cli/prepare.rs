@@ -1,9 +1,9 @@
-//! The `prepare` example's command line (clap), kept in the library so that parsing and
-//! the flag-to-config mapping are tested without running the binary.
+//! The `prepare` command line (clap): flags → [`PrepareConfig`], tested without running the
+//! binary. Library errors name config fields; the flag names live here.
 //!
 //! ```
 //! use clap::Parser;
-//! use twinscan_data::prepare_cli::PrepareArgs;
+//! use twinscan::cli::prepare::PrepareArgs;
 //! let a = PrepareArgs::try_parse_from(["prepare", "--input", "in", "--out", "out",
 //!     "--window", "40:400", "--window", "300:1500", "--split", "0.8:0.1:0.1"]).unwrap();
 //! let c = a.to_config().unwrap();
@@ -23,13 +23,13 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
-use crate::error::Result;
-use crate::labels::LabelRule;
-use crate::layout::{Annotator, Layout};
-use crate::prepare::{PrepareConfig, Summary};
-use crate::slices::{Window, parse_windows};
-use crate::split::SplitFractions;
-use crate::structures::StructureSelection;
+use twinscan_data::error::Result;
+use twinscan_data::labels::LabelRule;
+use twinscan_data::layout::{Annotator, Layout};
+use twinscan_data::prepare::PrepareConfig;
+use twinscan_data::slices::{Window, parse_windows};
+use twinscan_data::split::SplitFractions;
+use twinscan_data::structures::StructureSelection;
 
 /// Prepare a dataset folder (labels.csv, slice cache, PNGs, dataset.json) from CT scans.
 #[derive(Parser, Debug, Clone)]
@@ -55,7 +55,7 @@ pub struct PrepareArgs {
     /// nbia layout, several RTSTRUCTs for one CT series: newest (StructureSetDate/Time),
     /// largest (most ROIs with contours) or label:NAME (the StructureSetLabel NAME).
     #[arg(long, default_value = "newest")]
-    pub rtstruct: crate::nbia::RtStructChoice,
+    pub rtstruct: twinscan_data::nbia::RtStructChoice,
     /// Image side in pixels.
     #[arg(long, default_value_t = 128)]
     pub size: usize,
@@ -123,7 +123,7 @@ impl PrepareArgs {
     pub fn to_config(&self) -> Result<PrepareConfig> {
         let mut c = PrepareConfig::new(&self.input, &self.out);
         c.layout = self.layout;
-        c.mask_folder = crate::layout::MaskFolderOptions {
+        c.mask_folder = twinscan_data::layout::MaskFolderOptions {
             ct_name: self.ct_name.clone(),
             masks_dir: self.masks_dir.clone(),
         };
@@ -176,75 +176,6 @@ impl PrepareArgs {
     }
 }
 
-/// The closing summary: scans, patients, slices per split and per-structure label counts,
-/// as a plain-text table.
-pub fn summary_table(s: &Summary) -> String {
-    let c = &s.counts;
-    let mut out = format!(
-        "layout {}: {} scans, {} patients, {} slices\n",
-        s.layout, c.scans, c.patients, c.slices
-    );
-    for (side, sc) in &c.per_split {
-        out.push_str(&format!(
-            "  {side:<5} {:>4} patients {:>4} scans {:>7} slices\n",
-            sc.patients, sc.scans, sc.slices
-        ));
-    }
-    out.push_str(&format!(
-        "{:<16} {:>8} {:>8} {:>8}\n",
-        "structure", "1", "-1", "0"
-    ));
-    for (name, l) in &c.per_structure {
-        out.push_str(&format!(
-            "{name:<16} {:>8} {:>8} {:>8}\n",
-            l.positive, l.negative, l.unknown
-        ));
-    }
-    if let Some(p) = &s.patient_table {
-        out.push_str(&format!("patients from {}\n", p.display()));
-    }
-    if s.annotator_skipped > 0 {
-        out.push_str(&format!(
-            "{} scans of the other annotator left out (--annotator)\n",
-            s.annotator_skipped
-        ));
-    }
-    if !s.skipped_series.is_empty() {
-        out.push_str(&format!(
-            "{} series / files not used (all in dataset.json, skipped_series):\n",
-            s.skipped_series.len()
-        ));
-        const SHOWN: usize = 20;
-        for k in s.skipped_series.iter().take(SHOWN) {
-            out.push_str(&format!(
-                "  {:<22} {} ({} file{}): {}\n",
-                k.kind.as_str(),
-                k.first_file.display(),
-                k.files,
-                if k.files == 1 { "" } else { "s" },
-                k.detail
-            ));
-        }
-        if s.skipped_series.len() > SHOWN {
-            out.push_str(&format!(
-                "  ... and {} more\n",
-                s.skipped_series.len() - SHOWN
-            ));
-        }
-    }
-    for (patient, members) in &s.patient_groups {
-        out.push_str(&format!(
-            "grouped as patient {patient}: {} (--no-group-scan-suffix to keep apart)\n",
-            members.join(", ")
-        ));
-    }
-    if let Some(w) = &s.split_warning {
-        out.push_str(&format!("warning: {w}\n"));
-    }
-    out.push_str(&format!("fingerprint {}\n", s.fingerprint));
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,7 +200,7 @@ mod tests {
             let w = a.to_config().unwrap().windows;
             assert_eq!((w[0].level, w[0].width), (-600.0, 1500.0));
         }
-        for (name, l, w) in crate::slices::NAMED_WINDOWS {
+        for (name, l, w) in twinscan_data::slices::NAMED_WINDOWS {
             let c = args(&["--window", name]).unwrap().to_config().unwrap();
             assert_eq!((c.windows[0].level, c.windows[0].width), (l, w), "{name}");
         }
@@ -303,7 +234,7 @@ mod tests {
 
     #[test]
     fn rtstruct_flag() {
-        use crate::nbia::RtStructChoice;
+        use twinscan_data::nbia::RtStructChoice;
         let c = args(&[]).unwrap().to_config().unwrap();
         assert_eq!(c.rtstruct, RtStructChoice::Newest);
         let c = args(&["--rtstruct", "label:Final RT"])
@@ -317,7 +248,10 @@ mod tests {
             .unwrap();
         assert_eq!(
             (c.rtstruct, c.layout),
-            (RtStructChoice::Largest, Some(crate::layout::Layout::Nbia))
+            (
+                RtStructChoice::Largest,
+                Some(twinscan_data::layout::Layout::Nbia)
+            )
         );
         let e = args(&["--rtstruct", "biggest"]).unwrap_err().to_string();
         assert!(e.contains("label:<StructureSetLabel>"), "{e}");

@@ -1,9 +1,9 @@
-//! The `pretrain` example's command line (clap), kept in the library so that parsing and the
-//! flag-to-config mapping are tested without running the binary.
+//! The `pretrain` command line (clap): flags → [`PretrainConfig`], tested without running
+//! the binary.
 //!
 //! ```
 //! use clap::Parser;
-//! use twinscan_ssl::cli::PretrainArgs;
+//! use twinscan::cli::pretrain::PretrainArgs;
 //! let a = PretrainArgs::try_parse_from(["pretrain", "--data", "d", "--out", "o",
 //!     "--augment", "only:elastic", "--epochs", "5", "--batch-size", "32"]).unwrap();
 //! let c = a.config(None).unwrap();
@@ -17,10 +17,10 @@ use std::path::PathBuf;
 use clap::Parser;
 use twinscan_models::{BackboneInit, DeviceSpec};
 
-use crate::config::PretrainConfig;
-use crate::error::{Result, SslError};
-use crate::objective::ObjectiveKind;
-use crate::schedule::LrScaling;
+use twinscan_ssl::config::PretrainConfig;
+use twinscan_ssl::error::{Result, SslError};
+use twinscan_ssl::objective::ObjectiveKind;
+use twinscan_ssl::schedule::LrScaling;
 
 /// Barlow Twins pretraining of a ResNet encoder on a prepared CT slice dataset.
 ///
@@ -215,7 +215,7 @@ impl PretrainArgs {
     /// # Errors
     /// An unknown device, one not compiled in (the error names the cargo feature), or several
     /// devices: the multi-device loop is not wired into `pretrain` (see docs/ssl.md).
-    pub fn device(&self) -> Result<burn::tensor::Device> {
+    pub fn device(&self) -> Result<twinscan_models::burn::tensor::Device> {
         let env = std::env::var(twinscan_models::DEVICE_ENV).ok();
         let spec = self.device.as_deref().or(env.as_deref());
         if let Some(s) = spec
