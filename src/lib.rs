@@ -38,4 +38,5 @@ pub mod experiment;
 pub mod predict;
 #[cfg(feature = "train")]
 pub mod pretrain_curves;
+pub mod preview;
 pub mod progress;

@@ -32,6 +32,7 @@ pub mod layout;
 pub mod nbia;
 pub mod nifti;
 pub mod nrrd;
+pub mod png_io;
 pub mod prepare;
 pub mod prepared;
 pub mod slices;

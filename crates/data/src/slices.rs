@@ -14,8 +14,6 @@
 //! the square: a non-square field of view is stretched. Downsampling does not low-pass
 //! filter first (as `cv2.resize(..., INTER_LINEAR)`).
 
-use std::path::Path;
-
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DataError, Result};
@@ -323,48 +321,7 @@ impl Resampler {
     }
 }
 
-/// Writes a grey PNG: `height × width` 8-bit values (`bit_depth == 8`) or 16-bit values
-/// (`bit_depth == 16`, given in `data16`). Fast compression (the images are small).
-pub fn write_png_gray(
-    path: &Path,
-    width: usize,
-    height: usize,
-    image: PngPixels<'_>,
-) -> Result<()> {
-    let file = std::fs::File::create(path).map_err(|e| DataError::io(path, e))?;
-    let w = std::io::BufWriter::new(file);
-    let mut enc = png::Encoder::new(w, width as u32, height as u32);
-    enc.set_color(png::ColorType::Grayscale);
-    enc.set_compression(png::Compression::Fast);
-    let to_err = |e: png::EncodingError| DataError::format(path, format!("PNG encoding: {e}"));
-    match image {
-        PngPixels::Eight(px) => {
-            assert_eq!(px.len(), width * height);
-            enc.set_depth(png::BitDepth::Eight);
-            let mut wr = enc.write_header().map_err(to_err)?;
-            wr.write_image_data(px).map_err(to_err)?;
-            wr.finish().map_err(to_err)?;
-        }
-        PngPixels::Sixteen(px) => {
-            assert_eq!(px.len(), width * height);
-            enc.set_depth(png::BitDepth::Sixteen);
-            let bytes: Vec<u8> = px.iter().flat_map(|v| v.to_be_bytes()).collect();
-            let mut wr = enc.write_header().map_err(to_err)?;
-            wr.write_image_data(&bytes).map_err(to_err)?;
-            wr.finish().map_err(to_err)?;
-        }
-    }
-    Ok(())
-}
-
-/// Pixels for [`write_png_gray`].
-#[derive(Debug, Clone, Copy)]
-pub enum PngPixels<'a> {
-    /// 8-bit grey values.
-    Eight(&'a [u8]),
-    /// 16-bit grey values (written big-endian as PNG requires).
-    Sixteen(&'a [u16]),
-}
+pub use crate::png_io::{PngPixels, write_png_gray};
 
 #[cfg(test)]
 mod tests {
