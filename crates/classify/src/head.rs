@@ -1,4 +1,4 @@
-//! The tri-state classification head and the backbone choices of study.md §3.
+//! The tri-state classification head and the study's backbone choices (docs/classify.md).
 //!
 //! - [`TriStateHead`], `Linear(features → 2·S)` read as S pairs of logits (columns `2s`,
 //!   `2s + 1` = negative, positive class of structure `s`), or `Linear(features → S)` for the

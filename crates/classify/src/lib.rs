@@ -1,6 +1,6 @@
 //! # twinscan-classify
 //!
-//! Per-slice organ classification for twinscan (study.md §3–§5):
+//! Per-slice organ classification for twinscan (the study's protocol: docs/classify.md):
 //! - [`metrics`]: per-structure confusion matrix, macro F1 and AUROC over known labels, with
 //!   patient-level bootstrap intervals and mean ± sd over seeds (pure Rust);
 //! - [`report`]: `predictions.csv`, `metrics.csv` and the study's per-structure result tables;

@@ -1,4 +1,4 @@
-//! The masked tri-state losses of study.md §3.
+//! The masked tri-state losses of the study (docs/classify.md).
 //!
 //! The head's output `[N, 2·S]` is read as S pairs of logits: structure `s` uses columns `2s`
 //! (negative class) and `2s + 1` (positive class). For each (slice, structure) with label

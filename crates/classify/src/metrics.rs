@@ -4,7 +4,7 @@
 //! # Conventions
 //! - Labels are tri-state (`1` positive, `-1` negative, `0` unknown). Every metric is computed
 //!   over **known** labels only (`label != 0`); unknown labels are neither negatives nor
-//!   positives (study.md §5, flaw 2).
+//!   positives (the study's second flaw, docs/classify.md).
 //! - A slice is predicted positive when its positive-class probability is **strictly greater**
 //!   than the threshold (default 0.5). At 0.5 this is the argmax of the two logits of a
 //!   structure, with a tie going to the negative class (as `argmax` returns the first index).

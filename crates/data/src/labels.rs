@@ -1,4 +1,4 @@
-//! Tri-state slice labels, exactly as the study defines them (study.md §1).
+//! Tri-state slice labels, exactly as the study defines them (docs/data.md, Labels).
 //!
 //! For a slice `k` of a scan and a structure `s`:
 //! * `1`: the structure's mask has at least one voxel on slice `k`

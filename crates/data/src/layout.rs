@@ -1022,7 +1022,7 @@ pub fn patient_of(
 
 /// Which of the DeepMind set's two delineations of every scan to read. The set stores each
 /// scan twice, under `.../oncologist/<scan>` and `.../radiographer/<scan>` (the same CT
-/// delineated by two annotators; ../shared/specs/data.md, "DeepMind layout").
+/// delineated by two annotators; docs/data.md, DeepMind layout).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Annotator {
@@ -1105,7 +1105,7 @@ pub fn scan_suffix_base(id: &str) -> Option<&str> {
 }
 
 /// Groups patient ids that differ only by a trailing letter after a digit (DeepMind's
-/// `0522c0727a` and `0522c0727b`, two scans of one patient; ../shared/specs/data.md). A
+/// `0522c0727a` and `0522c0727b`, two scans of one patient; docs/data.md). A
 /// group forms when at least two distinct ids of `ids` share the base, counting the bare
 /// base itself; every member maps to the base. Returns `base → members` (sorted) for the
 /// groups formed; ids in no group are absent.

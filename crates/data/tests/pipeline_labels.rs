@@ -1,4 +1,4 @@
-//! Label rules end to end through `prepare` (study.md §1), against hand-written expectations.
+//! Label rules end to end through `prepare` (docs/data.md, Labels), against hand-written expectations.
 
 mod common;
 

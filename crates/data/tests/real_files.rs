@@ -2,7 +2,7 @@
 //!
 //! Gated on `TWINSCAN_SHARED_DATA` (set by `.ci/run` to the `shared/data` folder): unset, each
 //! test prints a note and returns; set, missing or wrong files FAIL the test. Reference numbers
-//! come from the folder's READMEs and `specs/data.md` (nibabel / pydicom readings).
+//! come from the folder's READMEs and docs/data.md (nibabel / pydicom readings).
 
 use std::path::PathBuf;
 

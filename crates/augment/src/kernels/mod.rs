@@ -1,5 +1,5 @@
 //! Pixel kernels on single planes (the hot loops). All follow OpenCV's conventions as given in
-//! `specs/augment.md` §3.0: pixel centres at integer coordinates, REFLECT_101 for filters,
+//! the pixel conventions of docs/augment.md (OpenCV's): pixel centres at integer coordinates, REFLECT_101 for filters,
 //! half-pixel-centred two-tap INTER_LINEAR for resizing, constant border for warps.
 //!
 //! One file per family (anchors: kornia-imgproc's `interpolation/`, `filter/`, `warp/`):

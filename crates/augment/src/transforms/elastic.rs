@@ -26,7 +26,7 @@ pub enum ElasticMode {
 
 /// `ElasticTransform`. Default: the study's 1.x call `ElasticTransform(alpha_affine=10,
 /// border_mode=CONSTANT)` with the σ = 50 field off (under OpenCV 4.x's 1/32-px rounding that
-/// field, ≤ 0.013 px, is an exact no-op; see `specs/augment.md` §3.11).
+/// field, ≤ 0.013 px, is an exact no-op; see docs/augment.md, "Deviations from albumentations").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Elastic {

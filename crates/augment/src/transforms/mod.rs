@@ -16,7 +16,7 @@
 //! family file plus one line in that list (docs/augment.md, "Adding a transform").
 //!
 //! Semantics follow albumentations 1.x (what the study ran) unless the item says otherwise;
-//! see `docs/augment.md` and `specs/augment.md` §3 for the references.
+//! see `docs/augment.md` for the references.
 
 mod blur;
 mod dropout;
