@@ -149,10 +149,10 @@ fn write_grid(path: &Path, tiles: &[Plane], cols: usize) -> Result<(), Error> {
             }
         }
     }
-    let tmp = path.with_extension("png.tmp");
+    let tmp = twinscan_data::atomic::TempFile::new(path)?;
     {
-        let file =
-            File::create(&tmp).map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
+        let file = File::create(tmp.path())
+            .map_err(|e| format!("cannot create {}: {e}", tmp.path().display()))?;
         let mut enc = png::Encoder::new(BufWriter::new(file), gw as u32, gh as u32);
         enc.set_color(png::ColorType::Grayscale);
         enc.set_depth(png::BitDepth::Eight);
@@ -160,8 +160,7 @@ fn write_grid(path: &Path, tiles: &[Plane], cols: usize) -> Result<(), Error> {
         w.write_image_data(&img)?;
         w.finish()?;
     }
-    std::fs::rename(&tmp, path)
-        .map_err(|e| format!("cannot move {} to {}: {e}", tmp.display(), path.display()))?;
+    tmp.persist()?; // on any error above, dropping `tmp` removes it
     Ok(())
 }
 

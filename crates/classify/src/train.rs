@@ -620,26 +620,20 @@ pub fn train_and_evaluate(
         .map_or(per_epoch, |m| m.min(per_epoch));
     let total_steps = steps_per_epoch * cfg.epochs;
 
-    // Everything is written into a temporary folder next to `out`, renamed at the end.
-    let parent = out.parent().filter(|p| !p.as_os_str().is_empty());
-    let parent = parent.unwrap_or(Path::new("."));
-    fs::create_dir_all(parent).map_err(|e| ClassifyError::io(parent, e))?;
-    let name = out
-        .file_name()
-        .ok_or_else(|| ClassifyError::config("out", format!("{} has no name", out.display())))?;
-    let tmp = parent.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    if tmp.exists() {
-        fs::remove_dir_all(&tmp).map_err(|e| ClassifyError::io(&tmp, e))?;
+    // Everything is written into a temporary folder next to `out`, moved onto it at the end
+    // (removed if the run fails).
+    if out.file_name().is_none() {
+        return Err(ClassifyError::config(
+            "out",
+            format!("{} has no name", out.display()),
+        ));
     }
-    fs::create_dir_all(&tmp).map_err(|e| ClassifyError::io(&tmp, e))?;
-    let result = run_into(
+    let staging = twinscan_data::atomic::TempDir::create(out)?;
+    let tmp = staging.path();
+    let (history, result, test) = run_into(
         &data,
         data_dir,
-        &tmp,
+        tmp,
         cfg,
         device,
         [train, val, test],
@@ -647,25 +641,14 @@ pub fn train_and_evaluate(
         total_steps,
         started,
         on_event,
-    );
-    match result {
-        Ok((history, result, test)) => {
-            if out.exists() {
-                fs::remove_dir_all(out).map_err(|e| ClassifyError::io(out, e))?;
-            }
-            fs::rename(&tmp, out).map_err(|e| ClassifyError::io(out, e))?;
-            Ok(RunOutcome {
-                dir: out.to_path_buf(),
-                history,
-                result,
-                test,
-            })
-        }
-        Err(e) => {
-            let _ = fs::remove_dir_all(&tmp);
-            Err(e)
-        }
-    }
+    )?;
+    staging.persist()?;
+    Ok(RunOutcome {
+        dir: out.to_path_buf(),
+        history,
+        result,
+        test,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -116,3 +116,12 @@ pub enum SslError {
 
 /// Result alias of this crate.
 pub type Result<T, E = SslError> = std::result::Result<T, E>;
+
+impl From<twinscan_data::atomic::AtomicError> for SslError {
+    fn from(e: twinscan_data::atomic::AtomicError) -> Self {
+        SslError::Io {
+            path: e.path,
+            source: e.source,
+        }
+    }
+}
