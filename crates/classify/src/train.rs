@@ -29,6 +29,7 @@ use twinscan_augment::{InputPlane, NormalizeFrom, Pipeline, Stream};
 use twinscan_data::prepared::{Prepared, epoch_order};
 use twinscan_data::split::Split;
 use twinscan_models::{BackboneInit, ResNetConfig, image_batch};
+use twinscan_train::WarmupCosine;
 
 use crate::classifier::{Classifier, ClassifierConfig, FrozenBn};
 use crate::error::{ClassifyError, Result};
@@ -276,13 +277,15 @@ impl TrainConfig {
         }
     }
 
+    /// The learning rate of step `step` of `total`: constant, or SGD's cosine from `lr` to 0
+    /// (the shared [`WarmupCosine`] without warm-up: `lr · ½(1 + cos(π·step/total))`).
     fn learning_rate(&self, step: u64, total: u64) -> f64 {
         match self.optimizer {
             OptimizerConfig::Adam { lr } => lr,
             OptimizerConfig::Sgd { lr, cosine, .. } => {
                 if cosine {
-                    let t = step as f64 / total.max(1) as f64;
-                    lr * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
+                    // `total` is > 0 and `lr` finite and > 0 (validated): `new` cannot fail.
+                    WarmupCosine::new(lr, 0, total.max(1), 0.0).map_or(lr, |s| s.multiplier(step))
                 } else {
                     lr
                 }

@@ -125,3 +125,16 @@ impl From<twinscan_data::atomic::AtomicError> for SslError {
         }
     }
 }
+
+impl From<twinscan_train::TrainError> for SslError {
+    fn from(e: twinscan_train::TrainError) -> Self {
+        match e {
+            twinscan_train::TrainError::InvalidConfig { field, reason } => {
+                SslError::InvalidConfig { field, reason }
+            }
+            twinscan_train::TrainError::TensorRead { what, reason } => {
+                SslError::TensorRead { what, reason }
+            }
+        }
+    }
+}
