@@ -318,23 +318,15 @@ fn write_err(path: &Path, message: impl std::fmt::Display) -> EmbedError {
     }
 }
 
-/// Writes `path` through a temporary sibling renamed on success.
+/// Writes `path` through a temporary sibling renamed on success ([`twinscan_data::atomic`]).
 fn atomic(
     path: &Path,
     fill: impl FnOnce(&Path) -> Result<(), EmbedError>,
 ) -> Result<(), EmbedError> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-    let tmp = path.with_file_name(format!(
-        ".{}.tmp-{}",
-        name.unwrap_or_default(),
-        std::process::id()
-    ));
-    let result =
-        fill(&tmp).and_then(|()| std::fs::rename(&tmp, path).map_err(|e| write_err(path, e)));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    let to_err = |e: twinscan_data::atomic::AtomicError| write_err(&e.path, e.source);
+    let tmp = twinscan_data::atomic::TempFile::new(path).map_err(to_err)?;
+    fill(tmp.path())?; // on error, dropping `tmp` removes it
+    tmp.persist().map_err(to_err)
 }
 
 /// Embeds the prepared dataset `opts.data` with `opts.encoder`; see the

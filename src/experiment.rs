@@ -669,18 +669,10 @@ pub fn run_grid(
     let grid_path = grid.out.join("grid.json");
     let json = serde_json::to_vec_pretty(grid).map_err(|e| grid_err(&grid_path, e.to_string()))?;
     // Written under a temporary name and renamed: never half a plan beside the results.
-    let tmp = grid
-        .out
-        .join(format!(".grid.json.tmp-{}", std::process::id()));
-    fs::write(&tmp, json)
-        .and_then(|()| fs::rename(&tmp, &grid_path))
-        .map_err(|source| {
-            let _ = fs::remove_file(&tmp);
-            ExperimentError::Io {
-                path: grid_path.clone(),
-                source,
-            }
-        })?;
+    twinscan_data::atomic::write(&grid_path, json, false).map_err(|e| ExperimentError::Io {
+        path: e.path,
+        source: e.source,
+    })?;
 
     let (mut executed, mut cached) = (0, 0);
     let n_runs = grid.runs.len();

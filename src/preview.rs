@@ -147,11 +147,9 @@ pub fn write_grid(path: &Path, tiles: &[Plane], cols: usize) -> Result<(), Box<d
             }
         }
     }
-    let tmp = path.with_extension("png.tmp");
-    write_png_gray(&tmp, gw, gh, PngPixels::Eight(&img)).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })?;
-    std::fs::rename(&tmp, path)
-        .map_err(|e| format!("cannot move {} to {}: {e}", tmp.display(), path.display()))?;
+    // Through a temporary sibling, renamed when complete (removed on error).
+    let tmp = twinscan_data::atomic::TempFile::new(path)?;
+    write_png_gray(tmp.path(), gw, gh, PngPixels::Eight(&img))?;
+    tmp.persist()?;
     Ok(())
 }

@@ -138,3 +138,9 @@ impl ClassifyError {
         }
     }
 }
+
+impl From<twinscan_data::atomic::AtomicError> for ClassifyError {
+    fn from(e: twinscan_data::atomic::AtomicError) -> Self {
+        Self::io(e.path, e.source)
+    }
+}

@@ -5,9 +5,8 @@
 //! plotters' `ab_glyph` backend, so a chart looks the same on a machine without system fonts
 //! (CI runners, containers). Files are written under a temporary name and renamed.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use plotters::prelude::*;
 use plotters::style::FontStyle;
@@ -102,27 +101,18 @@ fn write_png(
             format!("folder {} does not exist", parent.display()),
         ));
     }
-    let name = path
-        .file_name()
-        .ok_or_else(|| plot_err(path, "no file name"))?
-        .to_string_lossy();
-    // Unique per process and call, so concurrent writers never share a temporary file.
-    static CALLS: AtomicU64 = AtomicU64::new(0);
-    let call = CALLS.fetch_add(1, Ordering::Relaxed);
-    let tmp: PathBuf = parent.join(format!(".{name}.tmp-{}-{call}.png", std::process::id()));
-    let result = (|| {
-        {
-            let root = BitMapBackend::new(&tmp, size).into_drawing_area();
-            root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
-            draw(&root)?;
-            root.present().map_err(|e| plot_err(path, e))?;
-        }
-        std::fs::rename(&tmp, path).map_err(|e| ClassifyError::io(path, e))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    if path.file_name().is_none() {
+        return Err(plot_err(path, "no file name"));
     }
-    result
+    // The bitmap backend picks the image format by the extension: keep `.png` last.
+    let tmp = twinscan_data::atomic::TempFile::with_extension(path, "png")?;
+    {
+        let root = BitMapBackend::new(tmp.path(), size).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
+        draw(&root)?;
+        root.present().map_err(|e| plot_err(path, e))?;
+    }
+    Ok(tmp.persist()?) // on any error above, dropping `tmp` removes it
 }
 
 fn finite_range(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {

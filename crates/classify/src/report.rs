@@ -77,28 +77,13 @@ pub fn write_atomic(
     path: &Path,
     fill: impl FnOnce(&mut BufWriter<fs::File>) -> Result<()>,
 ) -> Result<()> {
-    let name = path.file_name().ok_or_else(|| {
-        ClassifyError::config("path", format!("{} has no file name", path.display()))
-    })?;
-    let tmp = path.with_file_name(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let file = fs::File::create(&tmp).map_err(|e| ClassifyError::io(&tmp, e))?;
-        let mut w = BufWriter::new(file);
-        fill(&mut w)?;
-        let file = w
-            .into_inner()
-            .map_err(|e| ClassifyError::io(&tmp, e.into_error()))?;
-        file.sync_all().map_err(|e| ClassifyError::io(&tmp, e))?;
-        fs::rename(&tmp, path).map_err(|e| ClassifyError::io(path, e))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+    if path.file_name().is_none() {
+        return Err(ClassifyError::config(
+            "path",
+            format!("{} has no file name", path.display()),
+        ));
     }
-    result
+    twinscan_data::atomic::write_with(path, true, fill, ClassifyError::from)
 }
 
 fn csv_err(path: &Path) -> impl Fn(csv::Error) -> ClassifyError + '_ {

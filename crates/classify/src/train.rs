@@ -29,6 +29,7 @@ use twinscan_augment::{InputPlane, NormalizeFrom, Pipeline, Stream};
 use twinscan_data::prepared::{Prepared, epoch_order};
 use twinscan_data::split::Split;
 use twinscan_models::{BackboneInit, ResNetConfig, image_batch};
+use twinscan_train::WarmupCosine;
 
 use crate::classifier::{Classifier, ClassifierConfig, FrozenBn};
 use crate::error::{ClassifyError, Result};
@@ -276,13 +277,15 @@ impl TrainConfig {
         }
     }
 
+    /// The learning rate of step `step` of `total`: constant, or SGD's cosine from `lr` to 0
+    /// (the shared [`WarmupCosine`] without warm-up: `lr · ½(1 + cos(π·step/total))`).
     fn learning_rate(&self, step: u64, total: u64) -> f64 {
         match self.optimizer {
             OptimizerConfig::Adam { lr } => lr,
             OptimizerConfig::Sgd { lr, cosine, .. } => {
                 if cosine {
-                    let t = step as f64 / total.max(1) as f64;
-                    lr * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
+                    // `total` is > 0 and `lr` finite and > 0 (validated): `new` cannot fail.
+                    WarmupCosine::new(lr, 0, total.max(1), 0.0).map_or(lr, |s| s.multiplier(step))
                 } else {
                     lr
                 }
@@ -620,26 +623,20 @@ pub fn train_and_evaluate(
         .map_or(per_epoch, |m| m.min(per_epoch));
     let total_steps = steps_per_epoch * cfg.epochs;
 
-    // Everything is written into a temporary folder next to `out`, renamed at the end.
-    let parent = out.parent().filter(|p| !p.as_os_str().is_empty());
-    let parent = parent.unwrap_or(Path::new("."));
-    fs::create_dir_all(parent).map_err(|e| ClassifyError::io(parent, e))?;
-    let name = out
-        .file_name()
-        .ok_or_else(|| ClassifyError::config("out", format!("{} has no name", out.display())))?;
-    let tmp = parent.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    if tmp.exists() {
-        fs::remove_dir_all(&tmp).map_err(|e| ClassifyError::io(&tmp, e))?;
+    // Everything is written into a temporary folder next to `out`, moved onto it at the end
+    // (removed if the run fails).
+    if out.file_name().is_none() {
+        return Err(ClassifyError::config(
+            "out",
+            format!("{} has no name", out.display()),
+        ));
     }
-    fs::create_dir_all(&tmp).map_err(|e| ClassifyError::io(&tmp, e))?;
-    let result = run_into(
+    let staging = twinscan_data::atomic::TempDir::create(out)?;
+    let tmp = staging.path();
+    let (history, result, test) = run_into(
         &data,
         data_dir,
-        &tmp,
+        tmp,
         cfg,
         device,
         [train, val, test],
@@ -647,25 +644,14 @@ pub fn train_and_evaluate(
         total_steps,
         started,
         on_event,
-    );
-    match result {
-        Ok((history, result, test)) => {
-            if out.exists() {
-                fs::remove_dir_all(out).map_err(|e| ClassifyError::io(out, e))?;
-            }
-            fs::rename(&tmp, out).map_err(|e| ClassifyError::io(out, e))?;
-            Ok(RunOutcome {
-                dir: out.to_path_buf(),
-                history,
-                result,
-                test,
-            })
-        }
-        Err(e) => {
-            let _ = fs::remove_dir_all(&tmp);
-            Err(e)
-        }
-    }
+    )?;
+    staging.persist()?;
+    Ok(RunOutcome {
+        dir: out.to_path_buf(),
+        history,
+        result,
+        test,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]

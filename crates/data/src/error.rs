@@ -124,3 +124,12 @@ impl DataError {
 
 /// Result type of `twinscan-data`.
 pub type Result<T, E = DataError> = std::result::Result<T, E>;
+
+impl From<crate::atomic::AtomicError> for DataError {
+    fn from(e: crate::atomic::AtomicError) -> Self {
+        DataError::Io {
+            path: e.path,
+            source: e.source,
+        }
+    }
+}

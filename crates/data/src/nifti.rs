@@ -413,32 +413,15 @@ pub fn write_nifti<T: Sample>(path: &Path, volume: &Volume<T>) -> Result<()> {
         detail: e.to_string(),
     })?;
     let gz = is_gz(path);
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let stem = name
-        .strip_suffix(".gz")
-        .unwrap_or(&name)
-        .strip_suffix(".nii")
-        .unwrap_or(&name)
-        .to_string();
-    // nifti-rs rewrites the extension of the name it is given, so the temporary name has
-    // no other dot than the one(s) of `.nii(.gz)`.
-    let tmp = path.with_file_name(format!(
-        "_{}-partial.{}",
-        stem.replace('.', "_"),
-        if gz { "nii.gz" } else { "nii" }
-    ));
-    let res = WriterOptions::new(&tmp)
+    // nifti-rs rewrites the last extension of the name it is given, so the temporary name
+    // has no other dot than the one(s) of `.nii(.gz)`.
+    let tmp = crate::atomic::TempFile::with_extension(path, if gz { "nii.gz" } else { "nii" })?;
+    WriterOptions::new(tmp.path())
         .reference_header(&header)
         .compress(gz)
-        .write_nifti_with_type(&arr, nifti_type(T::KIND));
-    if let Err(e) = res {
-        let _ = fs::remove_file(&tmp);
-        return Err(DataError::format(path, format!("writing NIfTI: {e}")));
-    }
-    fs::rename(&tmp, path).map_err(|e| DataError::io(path, e))
+        .write_nifti_with_type(&arr, nifti_type(T::KIND))
+        .map_err(|e| DataError::format(path, format!("writing NIfTI: {e}")))?;
+    Ok(tmp.persist()?)
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::{DataError, Result};
 use crate::volume::{Geometry, RawVolume, Sample, Volume, VoxelKind, Voxels};
@@ -555,14 +555,6 @@ pub fn read_nrrd(path: &Path) -> Result<RawVolume> {
 }
 
 /// A sibling temporary name for `path` (`.<name>.partial`), renamed onto `path` once complete.
-pub(crate) fn partial_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.partial"))
-}
-
 fn fmt_vec(v: [f64; 3]) -> String {
     format!("({},{},{})", v[0], v[1], v[2])
 }
@@ -597,9 +589,9 @@ pub fn write_nrrd<T: NrrdType>(path: &Path, volume: &Volume<T>, gzip: bool) -> R
         if gzip { "gzip" } else { "raw" },
         fmt_vec(g.origin),
     );
-    let tmp = partial_path(path);
+    let tmp = crate::atomic::TempFile::new(path)?;
     let write = || -> std::io::Result<()> {
-        let file = fs::File::create(&tmp)?;
+        let file = fs::File::create(tmp.path())?;
         let mut w = std::io::BufWriter::new(file);
         w.write_all(header.as_bytes())?;
         let le: std::borrow::Cow<[u8]> = if cfg!(target_endian = "little") {
@@ -622,16 +614,14 @@ pub fn write_nrrd<T: NrrdType>(path: &Path, volume: &Volume<T>, gzip: bool) -> R
         }
         Ok(())
     };
-    if let Err(e) = write() {
-        let _ = fs::remove_file(&tmp);
-        return Err(DataError::io(path, e));
-    }
-    fs::rename(&tmp, path).map_err(|e| DataError::io(path, e))
+    write().map_err(|e| DataError::io(path, e))?; // on error, dropping `tmp` removes it
+    Ok(tmp.persist()?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn geom(dims: [usize; 3]) -> Geometry {
         Geometry {
@@ -731,7 +721,12 @@ mod tests {
             let r = read_nrrd(&p).unwrap();
             assert_eq!(r.geometry, v.geometry);
             assert_eq!(r.voxels, T::wrap(v.data.clone()));
-            assert!(!partial_path(&p).exists());
+            let left: Vec<_> = fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with('.'))
+                .collect();
+            assert!(left.is_empty(), "temporary files left: {left:?}");
         }
     }
 

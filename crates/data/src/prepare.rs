@@ -409,30 +409,15 @@ fn process_scan(
 }
 
 /// Removes a folder tree when dropped unless disarmed.
-struct TmpGuard(Option<PathBuf>);
-
-impl Drop for TmpGuard {
-    fn drop(&mut self) {
-        if let Some(p) = self.0.take() {
-            let _ = std::fs::remove_dir_all(p);
-        }
-    }
-}
-
-fn sibling(out: &Path, tag: &str) -> Result<PathBuf> {
-    let name = out
-        .file_name()
-        .ok_or_else(|| DataError::InvalidArgument {
+/// The staging folder `.<out name>.partial-<pid>` beside `out` (see [`crate::atomic::TempDir`]).
+fn staging(out: &Path) -> Result<crate::atomic::TempDir> {
+    if out.file_name().is_none() {
+        return Err(DataError::InvalidArgument {
             name: "--out".into(),
             detail: format!("{}: needs a folder name", out.display()),
-        })?
-        .to_string_lossy()
-        .into_owned();
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    Ok(parent.join(format!(".{name}.{tag}-{}", std::process::id())))
+        });
+    }
+    Ok(crate::atomic::TempDir::create(out)?)
 }
 
 /// Removes `.<out name>.partial-<pid>` folders left beside `out` by killed runs: those whose process no longer exists (checked through `/proc/<pid>` where there
@@ -542,15 +527,13 @@ fn prepare_inner(config: &PrepareConfig, progress: &(dyn Fn(Progress) + Sync)) -
         total: scans.len(),
     });
 
-    let tmp = sibling(&config.out, "partial")?;
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).map_err(|e| DataError::io(&tmp, e))?;
-    }
+    // Removed when dropped (any error below), moved onto `out` at the end.
+    let staging = staging(&config.out)?;
+    let tmp = staging.path().to_path_buf();
     remove_stale_partials(&config.out);
     for d in [tmp.join("cache"), tmp.join("images")] {
         std::fs::create_dir_all(&d).map_err(|e| DataError::io(&d, e))?;
     }
-    let mut guard = TmpGuard(Some(tmp.clone()));
 
     let results: Vec<ScanResult> = scans
         .par_iter()
@@ -793,22 +776,8 @@ fn prepare_inner(config: &PrepareConfig, progress: &(dyn Fn(Progress) + Sync)) -
         .map_err(|e| DataError::format(&cfg_path, e.to_string()))?;
     std::fs::write(&cfg_path, cfg).map_err(|e| DataError::io(&cfg_path, e))?;
 
-    // Move into place.
-    let mut old_guard = TmpGuard(None);
-    if config.out.exists() {
-        let old = sibling(&config.out, "old")?;
-        std::fs::rename(&config.out, &old).map_err(|e| DataError::io(&config.out, e))?;
-        old_guard.0 = Some(old);
-    }
-    if let Err(e) = std::fs::rename(&tmp, &config.out) {
-        // Put the previous dataset back rather than lose it.
-        if let Some(old) = old_guard.0.take() {
-            let _ = std::fs::rename(&old, &config.out);
-        }
-        return Err(DataError::io(&config.out, e));
-    }
-    guard.0 = None;
-    drop(old_guard);
+    // Move into place (the previous dataset is put back if the last rename fails).
+    staging.persist()?;
     Ok(Summary {
         out: config.out.clone(),
         layout,

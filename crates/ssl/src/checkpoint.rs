@@ -9,9 +9,10 @@
 //! checkpoints/epoch-0003/state.json      CheckpointState (epochs done, step, config, ...)
 //! ```
 //!
-//! A checkpoint is written into `checkpoints/.epoch-0003.tmp/`, each file flushed to disk,
-//! and only then renamed to `epoch-0003`: a process killed half-way leaves a `.tmp` folder
-//! that [`latest`] ignores (and [`clean_partial`] removes), so the previous checkpoint stays
+//! A checkpoint is written into `checkpoints/.epoch-0003.partial-<pid>/`
+//! ([`twinscan_data::atomic::TempDir`]), each file flushed to disk, and only then renamed to
+//! `epoch-0003`: a process killed half-way leaves a hidden partial folder that [`latest`]
+//! ignores (and [`clean_partial`] removes), so the previous checkpoint stays
 //! the newest loadable one. Burnpack keeps parameter ids, so the optimizer state lines up with
 //! the reloaded model.
 //!
@@ -104,11 +105,10 @@ pub fn write(
 ) -> Result<PathBuf> {
     fs::create_dir_all(root).map_err(io(root))?;
     let name = dir_name(state.epochs_done);
-    let tmp = root.join(format!(".{name}.tmp"));
-    if tmp.exists() {
-        fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
-    }
-    fs::create_dir(&tmp).map_err(io(&tmp))?;
+    let dest = root.join(&name);
+    // Removed when dropped (any error below); moved onto `dest` (replacing it) at the end.
+    let staging = twinscan_data::atomic::TempDir::create(&dest)?;
+    let tmp = staging.path();
 
     // Fold pending BatchNorm running-statistic updates into the shared state before saving:
     // burn's `RunningState` keeps the newest update per thread until synced, and a plain
@@ -139,14 +139,7 @@ pub fn write(
         .and_then(|_| f.sync_all())
         .map_err(io(&state_path))?;
 
-    let dest = root.join(&name);
-    if dest.exists() {
-        fs::remove_dir_all(&dest).map_err(io(&dest))?;
-    }
-    fs::rename(&tmp, &dest).map_err(io(&dest))?;
-    if let Ok(d) = fs::File::open(root) {
-        let _ = d.sync_all(); // directory fsync: best effort (not supported everywhere)
-    }
+    staging.persist()?; // then syncs `root` (best effort)
     Ok(dest)
 }
 
@@ -180,7 +173,7 @@ pub fn read_state(dir: &Path) -> Result<CheckpointState> {
     Ok(state)
 }
 
-/// The complete checkpoints under `root`, oldest first. Partial (`.tmp`) folders and folders
+/// The complete checkpoints under `root`, oldest first. Partial (hidden) folders and folders
 /// whose `state.json` does not read are skipped.
 ///
 /// # Errors
@@ -214,7 +207,9 @@ pub fn latest(root: &Path) -> Result<Option<Checkpoint>> {
     Ok(list(root)?.pop())
 }
 
-/// Removes `.tmp` folders left by a process killed while writing a checkpoint.
+/// Removes the hidden folders a process killed while writing a checkpoint leaves:
+/// `.epoch-NNNN.partial-<pid>` / `.old-<pid>` (see [`twinscan_data::atomic::TempDir`]) and
+/// the `.epoch-NNNN.tmp` of earlier versions.
 ///
 /// # Errors
 /// [`SslError::Io`] naming the folder that could not be removed.
@@ -224,10 +219,10 @@ pub fn clean_partial(root: &Path) -> Result<()> {
     }
     for entry in fs::read_dir(root).map_err(io(root))? {
         let p = entry.map_err(io(root))?.path();
-        if p.file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with('.') && n.ends_with(".tmp"))
-        {
+        if p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+            n.starts_with('.')
+                && (n.ends_with(".tmp") || n.contains(".partial-") || n.contains(".old-"))
+        }) {
             fs::remove_dir_all(&p).map_err(io(&p))?;
         }
     }

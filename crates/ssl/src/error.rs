@@ -116,3 +116,25 @@ pub enum SslError {
 
 /// Result alias of this crate.
 pub type Result<T, E = SslError> = std::result::Result<T, E>;
+
+impl From<twinscan_data::atomic::AtomicError> for SslError {
+    fn from(e: twinscan_data::atomic::AtomicError) -> Self {
+        SslError::Io {
+            path: e.path,
+            source: e.source,
+        }
+    }
+}
+
+impl From<twinscan_train::TrainError> for SslError {
+    fn from(e: twinscan_train::TrainError) -> Self {
+        match e {
+            twinscan_train::TrainError::InvalidConfig { field, reason } => {
+                SslError::InvalidConfig { field, reason }
+            }
+            twinscan_train::TrainError::TensorRead { what, reason } => {
+                SslError::TensorRead { what, reason }
+            }
+        }
+    }
+}

@@ -8,8 +8,10 @@
 //!   [`objective`] (`barlow` | `vicreg`) the same loop trains with.
 //! - [`lars`]: LARS as a burn [`Optimizer`](burn::optim::Optimizer) ([`Lars`]), with 1-D
 //!   parameters excluded from weight decay and trust ratio and stepped with the biases' rate.
-//! - [`schedule`]: linear warm-up then cosine to `peak × 0.001`, a plain function of the step.
-//! - [`clip`]: global-norm gradient clipping with `torch.nn.utils.clip_grad_norm_` semantics.
+//! - [`schedule`]: linear warm-up then cosine to `peak × 0.001`, a plain function of the step,
+//!   and [`clip`]: global-norm gradient clipping with `torch.nn.utils.clip_grad_norm_`
+//!   semantics; both live in `twinscan-train` (shared with the classifier) and are
+//!   re-exported here.
 //! - [`step`]: encoder + projector ([`BarlowTwinsModel`]) and one training step ([`Trainer`]).
 //! - [`pretrain`]: the loop over a prepared dataset ([`pretrain::pretrain`]): two views
 //!   augmented on a background thread ([`loader`]), atomic per-epoch [`checkpoint`]s,

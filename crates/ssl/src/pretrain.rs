@@ -211,13 +211,11 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SslError + '_ {
 }
 
 fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let tmp = path.with_extension("json.tmp");
     let bytes = serde_json::to_vec_pretty(value).map_err(|source| SslError::Json {
         path: path.to_path_buf(),
         source,
     })?;
-    fs::write(&tmp, bytes).map_err(io(&tmp))?;
-    fs::rename(&tmp, path).map_err(io(path))
+    Ok(twinscan_data::atomic::write(path, bytes, false)?)
 }
 
 /// Top-level fields whose values differ between two configurations.
@@ -263,13 +261,11 @@ fn truncate_log(path: &Path, step: u64, epochs_done: u64) -> Result<()> {
             kept.push(line);
         }
     }
-    let tmp = path.with_extension("jsonl.tmp");
     let mut text = kept.join("\n");
     if !text.is_empty() {
         text.push('\n');
     }
-    fs::write(&tmp, text).map_err(io(&tmp))?;
-    fs::rename(&tmp, path).map_err(io(path))
+    Ok(twinscan_data::atomic::write(path, text, false)?)
 }
 
 struct Log {
@@ -689,10 +685,11 @@ pub fn pretrain_until(
     let epochs_done = last_epoch.max(first_epoch);
     let encoder = if epochs_done >= cfg.epochs {
         // The encoder, written under a temporary name and renamed when complete.
-        let tmp = run.out.join(".encoder.tmp.safetensors");
+        // (burn's safetensors store may add the extension: keep it last.)
+        let tmp = twinscan_data::atomic::TempFile::with_extension(&encoder_path, "safetensors")?;
         let metadata = crate::encoder_meta::metadata(&data, cfg)?;
-        weights::export_encoder_safetensors_with(&model.encoder, &tmp, &metadata)?;
-        fs::rename(&tmp, &encoder_path).map_err(io(&encoder_path))?;
+        weights::export_encoder_safetensors_with(&model.encoder, tmp.path(), &metadata)?;
+        tmp.persist()?;
         Some(encoder_path)
     } else {
         None

@@ -1,0 +1,19 @@
+//! # twinscan-train
+//!
+//! The pieces of a training run that `twinscan-ssl` (pretraining) and `twinscan-classify`
+//! (the downstream classifier) share, beneath both of them (they never import each other):
+//!
+//! - [`schedule`]: linear warm-up then cosine decay ([`WarmupCosine`]), a plain function of
+//!   the optimiser step; the pretraining schedule and the classifier's SGD + cosine.
+//! - [`clip`]: global-norm gradient clipping with `torch.nn.utils.clip_grad_norm_` semantics.
+//!
+//! Atomic file and folder writes, which every writer of the workspace uses, live lower, in
+//! [`twinscan_data::atomic`] (data's `prepare` writes through them too).
+
+pub mod clip;
+pub mod error;
+pub mod schedule;
+
+pub use clip::{clip_global_norm, global_grad_norm};
+pub use error::{Result, TrainError};
+pub use schedule::{LrScaling, WarmupCosine};
