@@ -51,6 +51,7 @@ fn run(args: PretrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     };
     let config = args.config(saved)?;
     let device = args.device()?;
+    println!("device: {}", twinscan_models::device_name(&device));
     let run = PretrainRun {
         data: args.data.clone(),
         out: args.out.clone(),
