@@ -1,8 +1,11 @@
-//! One Barlow Twins training step: `twinscan-ssl` on burn's `flex` CPU backend side by side with
-//! PyTorch running the study's step (`scripts/bench_barlow_torch.py`) on the same CPU.
+//! One Barlow Twins training step: `twinscan-ssl` on a burn device (`flex` on the CPU by
+//! default) side by side with PyTorch running the study's step
+//! (`scripts/bench_barlow_torch.py`) on the same CPU.
 //!
 //! ```text
 //! cargo bench --bench barlow_step
+//! BARLOW_BENCH_DEVICE=cuda BARLOW_BENCH_BATCH=256 BARLOW_BENCH_TORCH_THREADS= \
+//!     cargo bench --features cuda --bench barlow_step     # a GPU; scripts/device_check.sh
 //! ```
 //!
 //! The step: two views `[N, 3, S, S]` → ResNet-18 (zero-init residual) → projector
@@ -15,17 +18,25 @@
 //! the projector + loss + clip + LARS alone on random 512-d features, to show what share of
 //! the step the 8192-wide MLP takes.
 //!
-//! Environment: `BARLOW_BENCH_STEPS` (default 3), `BARLOW_BENCH_BATCH` (64),
-//! `BARLOW_BENCH_SIZE` (128), `BARLOW_BENCH_PROJECTOR` (`512-8192-8192-8192`),
-//! `BARLOW_BENCH_TORCH_THREADS` (`1,2`; empty = skip PyTorch), `TWINSCAN_TORCH_PYTHON`
-//! (default `/work/venvs/torch/bin/python`).
+//! Environment: `BARLOW_BENCH_DEVICE` (a `--device` string, default `cpu`),
+//! `BARLOW_BENCH_DTYPE` (`f32` default, `bf16`, `f16`: the device's default float type, so
+//! every tensor of the step — not a mixed-precision autocast as in PyTorch),
+//! `BARLOW_BENCH_STEPS` (default 3), `BARLOW_BENCH_BATCH` (64), `BARLOW_BENCH_SIZE` (128),
+//! `BARLOW_BENCH_PROJECTOR` (`512-8192-8192-8192`), `BARLOW_BENCH_TORCH_THREADS` (`1,2`; empty
+//! = skip PyTorch; the CPU anchor — `scripts/device_check.sh` runs the GPU one itself),
+//! `TWINSCAN_TORCH_PYTHON` (default `/work/venvs/torch/bin/python`).
+//!
+//! On an accelerator each timed step ends with `Device::sync`, and the JSON line carries the
+//! adapter's name and the peak of what burn's allocator reserved on the device
+//! (`device_reserved_mib`, sampled after every step; the process's GPU total, with the
+//! runtime's own context, is what `nvidia-smi` shows).
 
 use std::process::Command;
 use std::time::Instant;
 
 use twinscan_models::burn::optim::GradientsParams;
-use twinscan_models::burn::tensor::{Device, Distribution, Tensor};
-use twinscan_models::{ProjectorConfig, ResNetConfig};
+use twinscan_models::burn::tensor::{Device, Distribution, FloatDType, Tensor};
+use twinscan_models::{DeviceSpec, ProjectorConfig, ResNetConfig, device_name};
 use twinscan_ssl::{
     BarlowTwinsLossConfig, BarlowTwinsModel, LarsConfig, Trainer, clip_global_norm,
 };
@@ -37,6 +48,8 @@ struct Settings {
     batch: usize,
     size: usize,
     projector: String,
+    device: String,
+    dtype: String,
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -55,6 +68,8 @@ fn settings(smoke: bool) -> Settings {
             batch: 2,
             size: 32,
             projector: "512-64-64".into(),
+            device: env_or("BARLOW_BENCH_DEVICE", "cpu".to_string()),
+            dtype: env_or("BARLOW_BENCH_DTYPE", "f32".to_string()),
         };
     }
     Settings {
@@ -62,6 +77,8 @@ fn settings(smoke: bool) -> Settings {
         batch: env_or("BARLOW_BENCH_BATCH", 64usize),
         size: env_or("BARLOW_BENCH_SIZE", 128usize),
         projector: env_or("BARLOW_BENCH_PROJECTOR", "512-8192-8192-8192".to_string()),
+        device: env_or("BARLOW_BENCH_DEVICE", "cpu".to_string()),
+        dtype: env_or("BARLOW_BENCH_DTYPE", "f32".to_string()),
     }
 }
 
@@ -86,9 +103,47 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
+/// The benchmark's device (autodiff), with its default float type set to `BARLOW_BENCH_DTYPE`.
+fn bench_device(s: &Settings) -> Device {
+    let spec: DeviceSpec = s.device.parse().unwrap_or_else(|e| panic!("{e}"));
+    let mut device = spec.device().unwrap_or_else(|e| panic!("{e}"));
+    let dtype = match s.dtype.as_str() {
+        "f32" => None,
+        "bf16" => Some(FloatDType::BF16),
+        "f16" => Some(FloatDType::F16),
+        other => panic!("BARLOW_BENCH_DTYPE={other}: f32, bf16 or f16"),
+    };
+    if let Some(dtype) = dtype {
+        assert!(
+            device.supports_dtype(dtype),
+            "{} does not support {dtype:?}",
+            s.device
+        );
+        device
+            .configure(dtype)
+            .unwrap_or_else(|e| panic!("{}: {dtype:?}: {e:?}", s.device));
+    }
+    device.autodiff()
+}
+
+/// What burn's allocator holds on the device now (MiB), where the backend reports it.
+fn reserved_mib(device: &Device) -> Option<f64> {
+    device
+        .memory_pool_usage()
+        .map(|u| u.bytes_reserved as f64 / (1024.0 * 1024.0))
+}
+
 /// Runs one phase in this process and prints one JSON line.
 fn run_phase(phase: &str, s: &Settings) {
-    let device = Device::flex().autodiff();
+    let device = bench_device(s);
+    let label = format!("burn-{}", s.device);
+    let mut peak_reserved: Option<f64> = None;
+    let mut sample = |device: &Device| {
+        device.sync().expect("device sync");
+        if let Some(m) = reserved_mib(device) {
+            peak_reserved = Some(peak_reserved.map_or(m, |p: f64| p.max(m)));
+        }
+    };
     let lars = LarsConfig::study();
     let trainer = Trainer {
         loss: BarlowTwinsLossConfig::default().init().unwrap().into(),
@@ -114,11 +169,9 @@ fn run_phase(phase: &str, s: &Settings) {
                     .step(model, &mut optim, y1, y2, 8.0, i as u64)
                     .unwrap();
                 model = m;
+                sample(&device);
                 let dt = t.elapsed().as_secs_f64();
-                eprintln!(
-                    "  burn flex full step {i}: {dt:.2} s, loss {:.1}",
-                    stats.loss
-                );
+                eprintln!("  {label} full step {i}: {dt:.2} s, loss {:.1}", stats.loss);
                 if i > 0 {
                     times.push(dt);
                 }
@@ -146,8 +199,9 @@ fn run_phase(phase: &str, s: &Settings) {
                     .val()
                     .slice([0..1, 0..1])
                     .into_scalar::<f32>();
+                sample(&device);
                 let dt = t.elapsed().as_secs_f64();
-                eprintln!("  burn flex projector step {i}: {dt:.2} s, loss {loss:.1}");
+                eprintln!("  {label} projector step {i}: {dt:.2} s, loss {loss:.1}");
                 if i > 0 {
                     times.push(dt);
                 }
@@ -156,12 +210,20 @@ fn run_phase(phase: &str, s: &Settings) {
         other => panic!("unknown phase {other}"),
     }
     let t = median(times);
-    println!(
-        "{{\"impl\": \"burn-flex\", \"phase\": \"{phase}\", \"threads\": null, \"step_s\": {t:.4}, \
-         \"images_per_s\": {:.3}, \"peak_rss_mib\": {:.0}}}",
-        s.batch as f64 / t,
-        peak_rss_mib()
-    );
+    let line = serde_json::json!({
+        "impl": label,
+        "device_name": device_name(&device),
+        "dtype": s.dtype,
+        "phase": phase,
+        "threads": null,
+        "batch": s.batch,
+        "size": s.size,
+        "step_s": (t * 1e4).round() / 1e4,
+        "images_per_s": (s.batch as f64 / t * 1e3).round() / 1e3,
+        "peak_rss_mib": peak_rss_mib().round(),
+        "device_reserved_mib": peak_reserved.map(f64::round),
+    });
+    println!("{line}");
 }
 
 fn main() {
@@ -174,8 +236,9 @@ fn main() {
     }
     let load = || std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
-        "barlow_step: batch {} (x2 views), {}x{}, ResNet-18 + projector {}, {} timed steps",
-        s.batch, s.size, s.size, s.projector, s.steps
+        "barlow_step: batch {} (x2 views), {}x{}, ResNet-18 + projector {}, {} timed steps, \
+         device {} ({})",
+        s.batch, s.size, s.size, s.projector, s.steps, s.device, s.dtype
     );
     println!("loadavg before: {}", load().trim());
     let exe = std::env::current_exe().unwrap();

@@ -32,9 +32,11 @@ fn main() -> ExitCode {
         } else {
             None
         };
+        let device = args.device()?;
+        println!("device: {}", twinscan_models::device_name(&device));
         let run = PretrainRun {
             config: args.config(saved)?,
-            device: args.device()?,
+            device,
             data: args.data.clone(),
             out: args.out.clone(),
             resume: args.resume,

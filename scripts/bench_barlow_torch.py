@@ -9,10 +9,16 @@ hyper-parameters (lr 0.002 * 8 weights, 0.000048 * 8 biases/BN, wd 1e-6, eta 0.0
 momentum 0.9, 1-D parameters excluded from decay and adaptation).
 
 Prints one JSON line: median step time (after one warm-up step), images/s (N per step), and the
-peak resident memory (ru_maxrss) of this process.
+peak resident memory (ru_maxrss) of this process; on a GPU (--device cuda) also the peak of
+torch.cuda.max_memory_allocated / max_memory_reserved, with every step ending in a synchronize.
+
+--precision: fp32 (TF32 matmuls and convolutions off), tf32 (TF32 allowed, as torch's cuDNN
+convolutions do by default), bf16 (torch.autocast(bfloat16) around the forward pass and the
+loss: mixed precision, weights and optimiser in fp32). On the CPU only fp32 and bf16 apply.
 
 Install: python3 -m venv /work/venvs/torch && /work/venvs/torch/bin/pip install torch torchvision
 Run:     /work/venvs/torch/bin/python scripts/bench_barlow_torch.py --phase full --threads 2
+GPU:     python3 scripts/bench_barlow_torch.py --device cuda --batch 256 --precision tf32
 """
 
 import argparse
@@ -107,12 +113,21 @@ def main():
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--projector", default="512-8192-8192-8192")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    ap.add_argument("--precision", choices=["fp32", "tf32", "bf16"], default="fp32")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
+    device = torch.device(a.device)
+    cuda = device.type == "cuda"
+    if a.precision == "tf32" and not cuda:
+        ap.error("--precision tf32 needs a CUDA device")
+    tf32 = a.precision == "tf32"
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
     widths = [int(w) for w in a.projector.split("-")]
     full = a.phase == "full"
-    model = BarlowTwins(widths, with_backbone=full)
+    model = BarlowTwins(widths, with_backbone=full).to(device)
     model.train()
     weights = [p for p in model.parameters() if p.ndim != 1]
     biases = [p for p in model.parameters() if p.ndim == 1]
@@ -128,31 +143,44 @@ def main():
     for i in range(a.steps + 1):
         # Images ~ N(0, 1); pooled ResNet features are non-negative, so features ~ U(0, 1).
         draw = torch.randn if full else torch.rand
-        y1, y2 = draw(shape), draw(shape)
+        y1, y2 = draw(shape, device=device), draw(shape, device=device)
+        if cuda:
+            torch.cuda.synchronize(device)
         t = time.perf_counter()
         opt.zero_grad()
-        loss = model(y1, y2)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=a.precision == "bf16"):
+            loss = model(y1, y2)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         value = loss.item()
+        if cuda:
+            torch.cuda.synchronize(device)
         dt = time.perf_counter() - t
-        print(f"  torch {a.threads} thr {a.phase} step {i}: {dt:.2f} s, loss {value:.1f}", file=sys.stderr)
+        print(
+            f"  torch {a.device} {a.precision} {a.threads} thr {a.phase} step {i}: {dt:.2f} s, loss {value:.1f}",
+            file=sys.stderr,
+        )
         if i > 0:
             times.append(dt)
     t = statistics.median(times)
-    print(
-        json.dumps(
-            {
-                "impl": f"pytorch-{torch.__version__}",
-                "phase": a.phase,
-                "threads": a.threads,
-                "step_s": round(t, 4),
-                "images_per_s": round(a.batch / t, 3),
-                "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-            }
-        )
-    )
+    line = {
+        "impl": f"pytorch-{torch.__version__}",
+        "device": a.device,
+        "precision": a.precision,
+        "phase": a.phase,
+        "threads": a.threads,
+        "batch": a.batch,
+        "size": a.size,
+        "step_s": round(t, 4),
+        "images_per_s": round(a.batch / t, 3),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+    if cuda:
+        line["device_name"] = torch.cuda.get_device_name(device)
+        line["max_allocated_mib"] = round(torch.cuda.max_memory_allocated(device) / 2**20)
+        line["max_reserved_mib"] = round(torch.cuda.max_memory_reserved(device) / 2**20)
+    print(json.dumps(line))
 
 
 if __name__ == "__main__":

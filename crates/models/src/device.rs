@@ -177,6 +177,21 @@ impl DeviceSpec {
     }
 }
 
+/// The hardware behind `device`, as its backend names it, for logs: the adapter's own name on
+/// CubeCL backends (`wgpu`, `vulkan`, `cuda`), e.g. `llvmpipe (LLVM 15.0.6, 256 bits)` for
+/// Mesa's software Vulkan driver or `NVIDIA H200` for a GPU, else burn's description of the
+/// device (`flex`, `tch`).
+///
+/// Opens the device (on a GPU backend this initialises the runtime), so a missing driver
+/// shows up here rather than at the first tensor operation.
+pub fn device_name(device: &Device) -> String {
+    #[cfg(any(feature = "wgpu", feature = "vulkan", feature = "cuda"))]
+    if let Some(identity) = device.identity() {
+        return identity.name;
+    }
+    format!("{device:?}")
+}
+
 #[cfg(feature = "wgpu")]
 fn device_kind(index: Option<usize>) -> burn::tensor::DeviceKind {
     match index {

@@ -36,7 +36,7 @@ pub mod sharded;
 pub mod weights;
 
 pub use batch::image_batch;
-pub use device::{DEVICE_ENV, DeviceSpec};
+pub use device::{DEVICE_ENV, DeviceSpec, device_name};
 pub use error::{ModelsError, Result};
 pub use init::BackboneInit;
 pub use projector::{Projector, ProjectorBlock, ProjectorConfig};

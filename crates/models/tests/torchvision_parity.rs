@@ -177,7 +177,10 @@ fn devices() -> Vec<(String, Device)> {
 
 fn run(fix: &Fixture, weights_file: &str, mode: Mode) {
     for (name, base) in devices() {
-        println!("{weights_file}: device {name}");
+        println!(
+            "{weights_file}: device {name} ({})",
+            twinscan_models::device_name(&base)
+        );
         run_on(fix, weights_file, mode, base, &name);
     }
 }
