@@ -81,6 +81,8 @@ impl ModuleVisitor for Unflatten<'_> {
         if let Some(g) = self.grads.remove::<D>(param.id) {
             let shape = g.dims();
             let n: usize = shape.iter().product();
+            // burn's `slice` takes one range per dimension: a 1-element array for a 1-D tensor.
+            #[allow(clippy::single_range_in_vec_init)]
             let part = self.flat.clone().slice([self.offset..self.offset + n]);
             self.offset += n;
             self.grads.register(param.id, part.reshape(shape));

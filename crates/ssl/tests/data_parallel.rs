@@ -4,6 +4,9 @@
 //! device. The real multi-GPU path (burn's NCCL all-reduce, [`AllReduce`]) runs the same
 //! functions with one shard per device; it needs several CUDA GPUs (docs/ssl.md).
 
+// burn's `slice` takes one range per dimension: `[a..b]` slices a tensor's first dimension.
+#![allow(clippy::single_range_in_vec_init)]
+
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Distribution, Tensor};
