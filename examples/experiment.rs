@@ -43,14 +43,14 @@ struct Args {
 const UNFINISHED: u8 = 3;
 
 fn main() -> ExitCode {
-    match run(Args::parse()) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(UNFINISHED),
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    twinscan::cli::run_main(|| {
+        let complete = run(Args::parse())?;
+        Ok(if complete {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(UNFINISHED)
+        })
+    })
 }
 
 /// Runs the grid; `Ok(false)` when it stopped unfinished.

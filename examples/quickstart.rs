@@ -54,13 +54,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    match run(&Args::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    twinscan::cli::run_main(|| run(&Args::parse()))
 }
 
 /// Removes a folder this program wrote on an earlier run (only `cohort/` under `--out`).

@@ -33,29 +33,24 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    let config = SynthConfig {
-        scans: args.scans,
-        size: args.size,
-        z_spacing_mm: args.z_spacing,
-        seed: args.seed,
-        ..SynthConfig::default()
-    };
-    match write_cohort(&args.out, &config, args.format) {
-        Ok(dirs) => {
-            println!(
-                "wrote {} {:?} scans of {}x{} voxels to {} (patients.csv beside them)",
-                dirs.len(),
-                args.format,
-                args.size,
-                args.size,
-                args.out.display()
-            );
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    twinscan::cli::run_main(|| {
+        let args = Args::parse();
+        let config = SynthConfig {
+            scans: args.scans,
+            size: args.size,
+            z_spacing_mm: args.z_spacing,
+            seed: args.seed,
+            ..SynthConfig::default()
+        };
+        let dirs = write_cohort(&args.out, &config, args.format)?;
+        println!(
+            "wrote {} {:?} scans of {}x{} voxels to {} (patients.csv beside them)",
+            dirs.len(),
+            args.format,
+            args.size,
+            args.size,
+            args.out.display()
+        );
+        Ok(())
+    })
 }
