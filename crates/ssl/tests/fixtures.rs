@@ -105,24 +105,52 @@ fn rel(a: f64, e: f64) -> f64 {
 
 const TOL: f64 = 1e-5;
 
+/// A loss fixture folder: `meta.json` (sizes `n`, `d` and the coefficients), `expected.json`
+/// (the loss and its terms), and `z1`, `z2`, `grad_z1` as `[n, d]` arrays.
+struct LossFixture {
+    meta: Value,
+    expected: Value,
+    z1: ArrayD<f32>,
+    z2: ArrayD<f32>,
+    grad_z1: ArrayD<f32>,
+}
+
+impl LossFixture {
+    /// Reads the folder, checking every array's shape against `meta.json`.
+    fn read(dir: &Path) -> Self {
+        let meta = meta(dir);
+        let (n, d) = (num(&meta, "n") as usize, num(&meta, "d") as usize);
+        let expected: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("expected.json")).expect("read expected.json"),
+        )
+        .expect("parse expected.json");
+        let [z1, z2, grad_z1] = ["z1.npy", "z2.npy", "grad_z1.npy"].map(|f| {
+            let a = npy(dir, f);
+            assert_eq!(a.shape(), [n, d], "{f} shape vs meta.json");
+            a
+        });
+        Self {
+            meta,
+            expected,
+            z1,
+            z2,
+            grad_z1,
+        }
+    }
+}
+
 #[test]
 fn barlow_loss_fixture() {
     let Some(dir) = fixture_dir("TWINSCAN_BARLOW_FIXTURE", "barlow") else {
         return;
     };
-    let m = meta(&dir);
-    let n = num(&m, "n") as usize;
-    let d = num(&m, "d") as usize;
-    let expected: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.join("expected.json")).expect("read expected.json"),
-    )
-    .expect("parse expected.json");
-    let z1 = npy(&dir, "z1.npy");
-    let z2 = npy(&dir, "z2.npy");
-    let g1 = npy(&dir, "grad_z1.npy");
-    assert_eq!(z1.shape(), [n, d], "z1.npy shape vs meta.json");
-    assert_eq!(z2.shape(), [n, d], "z2.npy shape vs meta.json");
-    assert_eq!(g1.shape(), [n, d], "grad_z1.npy shape vs meta.json");
+    let LossFixture {
+        meta: m,
+        expected,
+        z1,
+        z2,
+        grad_z1: g1,
+    } = LossFixture::read(&dir);
 
     let device = Device::flex().autodiff();
     for strategy in [
@@ -394,19 +422,13 @@ fn vicreg_loss_fixture() {
     let Some(dir) = fixture_dir("TWINSCAN_VICREG_FIXTURE", "vicreg") else {
         return;
     };
-    let m = meta(&dir);
-    let n = num(&m, "n") as usize;
-    let d = num(&m, "d") as usize;
-    let expected: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.join("expected.json")).expect("read expected.json"),
-    )
-    .expect("parse expected.json");
-    let z1 = npy(&dir, "z1.npy");
-    let z2 = npy(&dir, "z2.npy");
-    let g1 = npy(&dir, "grad_z1.npy");
-    assert_eq!(z1.shape(), [n, d], "z1.npy shape vs meta.json");
-    assert_eq!(z2.shape(), [n, d], "z2.npy shape vs meta.json");
-    assert_eq!(g1.shape(), [n, d], "grad_z1.npy shape vs meta.json");
+    let LossFixture {
+        meta: m,
+        expected,
+        z1,
+        z2,
+        grad_z1: g1,
+    } = LossFixture::read(&dir);
 
     let device = Device::flex().autodiff();
     for strategy in [
