@@ -163,13 +163,12 @@ pub fn sync_batch_norm<const D: usize>(
         })
         .collect();
     let sums = collective.all_reduce_sum(sums);
-    let means: Vec<(Tensor<1>, f64)> = sums
+    // Mean and element count stay on the device (no host read per BatchNorm layer).
+    let means: Vec<(Tensor<1>, Tensor<1>)> = sums
         .into_iter()
         .map(|s| {
-            let total = s.clone().slice([0..1, channels..channels + 1]);
-            // The count is exact in f32 up to 2^24 elements per channel.
-            let count = total.into_scalar::<f32>() as f64;
-            let mean = s.slice([0..1, 0..channels]).reshape([channels]) / count;
+            let count = s.clone().slice([0..1, channels..channels + 1]).reshape([1]);
+            let mean = s.slice([0..1, 0..channels]).reshape([channels]) / count.clone();
             (mean, count)
         })
         .collect();
