@@ -71,43 +71,6 @@ fn model_err(context: &str) -> impl Fn(ModelsError) -> ClassifyError + '_ {
     }
 }
 
-/// Normalisation constants of a pipeline's first view as recorded in the metadata (identity
-/// when it has none).
-fn normalisation(pipeline: &Pipeline) -> (f64, f64) {
-    pipeline.normalization().map_or((0.0, 1.0), |(m, s)| {
-        (meta::decimal_f64(m), meta::decimal_f64(s))
-    })
-}
-
-/// The [`InputSpec`] of a network trained on `data` with `eval` as its evaluation pipeline.
-///
-/// # Errors
-/// [`ClassifyError::Model`] when the dataset's files cannot be read for the fingerprint.
-pub fn input_spec(
-    data: &Prepared,
-    arch: &str,
-    in_channels: usize,
-    image_size: usize,
-    eval: &Pipeline,
-) -> Result<InputSpec> {
-    let windows: Vec<String> = data.info().windows.iter().map(|w| w.to_string()).collect();
-    let (normalize_mean, normalize_std) = normalisation(eval);
-    Ok(InputSpec {
-        arch: arch.to_string(),
-        in_channels,
-        image_size,
-        slice_size: data.size(),
-        hu_window: windows.first().cloned().unwrap_or_default(),
-        dataset_windows: windows,
-        normalize_mean,
-        normalize_std,
-        eval_pipeline: eval.to_toml(),
-        orientation: meta::ORIENTATION.into(),
-        dataset_fingerprint: Some(data.fingerprint().to_string()),
-        twinscan_version: meta::TWINSCAN_VERSION.into(),
-    })
-}
-
 fn escape_dots(s: &str) -> String {
     s.replace('.', r"\.")
 }
@@ -242,7 +205,7 @@ pub(crate) fn write_run_model(
     let meta = ModelMeta {
         format: FORMAT.into(),
         format_version: 1,
-        input: input_spec(data, &cfg.arch, cfg.in_channels, cfg.image_size, eval)?,
+        input: twinscan_train::input_spec(data, &cfg.arch, cfg.in_channels, cfg.image_size, eval),
         structures: data.structures().to_vec(),
         head_kind: cfg.head_kind,
         init: cfg.init.to_string(),

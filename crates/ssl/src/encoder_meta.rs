@@ -13,6 +13,7 @@ use twinscan_models::meta::{self, InputSpec};
 
 use crate::config::PretrainConfig;
 use crate::error::Result;
+use crate::objective::ObjectiveKind;
 
 /// [`EncoderMeta::format`] of a pretrained encoder file.
 pub const FORMAT: &str = "twinscan-encoder";
@@ -27,7 +28,7 @@ pub struct EncoderMeta {
     /// Preprocessing and provenance (the preprocessing of the kNN probe's features).
     #[serde(flatten)]
     pub input: InputSpec,
-    /// Method (`barlow_twins`).
+    /// The pretraining objective (`barlow_twins` or `vicreg`).
     pub method: String,
     /// Projector spec used in pretraining (not in the file: only the encoder is).
     pub projector: String,
@@ -52,40 +53,27 @@ pub fn eval_pipeline(config: &PretrainConfig) -> Result<Pipeline> {
         .with_channels(config.in_channels))
 }
 
-/// Normalisation constants of a pipeline's first view as recorded in the metadata (identity
-/// when it has none).
-fn normalisation(pipeline: &Pipeline) -> (f64, f64) {
-    pipeline.normalization().map_or((0.0, 1.0), |(m, s)| {
-        (meta::decimal_f64(m), meta::decimal_f64(s))
-    })
-}
-
 /// The record of an encoder pretrained with `config` on `data`.
 ///
 /// # Errors
 /// The eval pipeline not building (or `normalize = "dataset"` without train statistics).
 pub fn encoder_meta(data: &Prepared, config: &PretrainConfig) -> Result<EncoderMeta> {
     let eval = crate::pretrain::normalized(eval_pipeline(config)?, config, data)?;
-    let windows: Vec<String> = data.info().windows.iter().map(|w| w.to_string()).collect();
-    let (normalize_mean, normalize_std) = normalisation(&eval);
     Ok(EncoderMeta {
         format: FORMAT.into(),
         format_version: 1,
-        input: InputSpec {
-            arch: config.arch.clone(),
-            in_channels: config.in_channels,
-            image_size: config.image_size,
-            slice_size: data.size(),
-            hu_window: windows.first().cloned().unwrap_or_default(),
-            dataset_windows: windows,
-            normalize_mean,
-            normalize_std,
-            eval_pipeline: eval.to_toml(),
-            orientation: meta::ORIENTATION.into(),
-            dataset_fingerprint: Some(data.fingerprint().to_string()),
-            twinscan_version: meta::TWINSCAN_VERSION.into(),
-        },
-        method: "barlow_twins".into(),
+        input: twinscan_train::input_spec(
+            data,
+            &config.arch,
+            config.in_channels,
+            config.image_size,
+            &eval,
+        ),
+        method: match config.objective {
+            ObjectiveKind::Barlow => "barlow_twins",
+            ObjectiveKind::Vicreg => "vicreg",
+        }
+        .into(),
         projector: config.projector.clone(),
         epochs: config.epochs,
         augment: config.augment.clone(),
