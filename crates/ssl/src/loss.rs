@@ -38,6 +38,25 @@ pub enum CorrelationStrategy {
     CrossCorrelation,
 }
 
+impl CorrelationStrategy {
+    /// Whether the Gram route is taken for a batch of `n` embeddings of dimension `d`.
+    pub fn uses_gram(self, n: usize, d: usize) -> bool {
+        match self {
+            Self::Auto => 2 * n < d,
+            Self::Gram => true,
+            Self::CrossCorrelation => false,
+        }
+    }
+}
+
+/// `‖m‖²_F` as `(1 × R·C)·(R·C × 1)`: one product of the flattened view, no second
+/// `R × C` buffer in the forward pass.
+pub(crate) fn squared_frobenius(m: Tensor<2>) -> Tensor<1> {
+    let [r, c] = m.dims();
+    let flat = m.reshape([1, r * c]);
+    flat.clone().matmul(flat.transpose()).reshape([1])
+}
+
 /// Configuration of [`BarlowTwinsLoss`]. Defaults are the paper's and the study's values.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -170,20 +189,12 @@ impl BarlowTwinsLoss {
         let on_diag = diag.clone().neg().add_scalar(1.0).square().sum();
         let diag_sq = diag.square().sum();
 
-        let use_gram = match self.config.strategy {
-            CorrelationStrategy::Auto => 2 * n < d,
-            CorrelationStrategy::Gram => true,
-            CorrelationStrategy::CrossCorrelation => false,
-        };
-        let frob_sq = if use_gram {
+        let frob_sq = if self.config.strategy.uses_gram(n, d) {
             let g1 = zn1.clone().matmul(zn1.transpose());
             let g2 = zn2.clone().matmul(zn2.transpose());
             g1.mul(g2).sum().mul_scalar(inv_n * inv_n)
         } else {
-            let c = zn1.transpose().matmul(zn2).mul_scalar(inv_n);
-            // ‖C‖²_F as (1 × D²)·(D² × 1): no second D×D buffer in the forward pass.
-            let flat = c.reshape([1, d * d]);
-            flat.clone().matmul(flat.transpose()).reshape([1])
+            squared_frobenius(zn1.transpose().matmul(zn2).mul_scalar(inv_n))
         };
         let off_diag = frob_sq - diag_sq;
         let loss = on_diag.clone() + off_diag.clone().mul_scalar(self.config.lambda);
@@ -251,9 +262,7 @@ impl BarlowTwinsLoss {
             .map(|(diag, c)| {
                 let diag = diag.mul_scalar(inv_n);
                 let on_diag = diag.clone().neg().add_scalar(1.0).square().sum();
-                let flat = c.mul_scalar(inv_n).reshape([1, d * d]);
-                let frob_sq = flat.clone().matmul(flat.transpose()).reshape([1]);
-                let off_diag = frob_sq - diag.square().sum();
+                let off_diag = squared_frobenius(c.mul_scalar(inv_n)) - diag.square().sum();
                 let loss = on_diag.clone() + off_diag.clone().mul_scalar(self.config.lambda);
                 BarlowTwinsOutput {
                     loss,

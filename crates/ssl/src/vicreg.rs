@@ -21,7 +21,7 @@ use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, SslError};
-use crate::loss::CorrelationStrategy;
+use crate::loss::{CorrelationStrategy, squared_frobenius};
 
 /// Configuration of [`VicRegLoss`]. Defaults are the paper's and `main_vicreg.py`'s.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -186,19 +186,10 @@ impl VicRegLoss {
             .mul_scalar(scale)
             .square()
             .sum();
-        let use_gram = match self.config.strategy {
-            CorrelationStrategy::Auto => 2 * n < d,
-            CorrelationStrategy::Gram => true,
-            CorrelationStrategy::CrossCorrelation => false,
-        };
-        let frob_sq = if use_gram {
-            let g = x.clone().matmul(x.transpose()).mul_scalar(scale);
-            let flat = g.reshape([1, n * n]);
-            flat.clone().matmul(flat.transpose()).reshape([1])
+        let frob_sq = if self.config.strategy.uses_gram(n, d) {
+            squared_frobenius(x.clone().matmul(x.transpose()).mul_scalar(scale))
         } else {
-            let cov = x.clone().transpose().matmul(x).mul_scalar(scale);
-            let flat = cov.reshape([1, d * d]);
-            flat.clone().matmul(flat.transpose()).reshape([1])
+            squared_frobenius(x.clone().transpose().matmul(x).mul_scalar(scale))
         };
         (frob_sq - diag_sq).div_scalar(d as f64)
     }
