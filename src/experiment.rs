@@ -473,12 +473,17 @@ impl GridFile {
                     };
                     cfg.validate()
                         .map_err(|err| grid_err(file, format!("{what}: pretrain: {err}")))?;
-                    if cfg.arch != base.arch || cfg.in_channels != base.in_channels {
+                    if cfg.input.arch != base.input.arch
+                        || cfg.input.in_channels != base.input.in_channels
+                    {
                         return Err(grid_err(
                             file,
                             format!(
                                 "{what}: pretraining encoder {} with {} channels does not match the classifier's {} with {}",
-                                cfg.arch, cfg.in_channels, base.arch, base.in_channels
+                                cfg.input.arch,
+                                cfg.input.in_channels,
+                                base.input.arch,
+                                base.input.in_channels
                             ),
                         ));
                     }

@@ -184,7 +184,7 @@ pub fn with_grid_progress<R>(f: impl FnOnce(&mut dyn FnMut(GridEvent<'_>)) -> R)
                 format!(
                     "pretraining {}/{of} ({}, {}, {} epochs) for {}",
                     index + 1,
-                    plan.config.arch,
+                    plan.config.input.arch,
                     plan.config.augment,
                     plan.config.epochs,
                     plan.used_by.join(", ")

@@ -45,11 +45,13 @@ fn devices() -> Vec<(String, Device)> {
 /// the kernels compiled (and autotuned) there are reused here.
 fn pretrain_config() -> PretrainConfig {
     PretrainConfig {
-        arch: "resnet10".into(),
-        in_channels: 1,
-        image_size: 64,
+        input: twinscan_classify::EncoderInput {
+            arch: twinscan_models::Arch::ResNet10,
+            in_channels: 1,
+            image_size: 64,
+        },
         augment: "only:blur".into(),
-        projector: "512-128-128".into(),
+        projector: "512-128-128".parse().unwrap(),
         epochs: 2,
         batch_size: 16,
         max_steps_per_epoch: Some(4),
@@ -137,9 +139,11 @@ fn pretraining(name: &str, device: &Device, cohort: &Path, out: &Path) -> std::p
 
 fn classification(name: &str, device: &Device, cohort: &Path, encoder: &Path, out: &Path) {
     let mut config = TrainConfig {
-        arch: "resnet10".into(),
-        in_channels: 1,
-        image_size: 64,
+        input: twinscan_classify::EncoderInput {
+            arch: twinscan_models::Arch::ResNet10,
+            in_channels: 1,
+            image_size: 64,
+        },
         init: BackboneInit::Barlow(encoder.to_path_buf()),
         mode: Mode::Finetune,
         epochs: 2,

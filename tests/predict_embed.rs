@@ -33,9 +33,11 @@ fn copy_dir(from: &Path, to: &Path) {
 
 fn tiny_run(data: &Path, out: &Path) {
     let mut cfg = TrainConfig {
-        arch: "resnet10".into(),
-        in_channels: 1,
-        image_size: 64,
+        input: twinscan_classify::EncoderInput {
+            arch: twinscan_models::Arch::ResNet10,
+            in_channels: 1,
+            image_size: 64,
+        },
         mode: Mode::Finetune,
         epochs: 1,
         batch_size: 16,
@@ -315,11 +317,13 @@ fn a_pretrained_encoder_records_what_it_expects() {
     };
     let data = write_prepared_cohort(tmp.path(), &synth, 64).unwrap();
     let config = twinscan_ssl::PretrainConfig {
-        arch: "resnet10".into(),
-        in_channels: 1,
-        image_size: 64,
+        input: twinscan_classify::EncoderInput {
+            arch: twinscan_models::Arch::ResNet10,
+            in_channels: 1,
+            image_size: 64,
+        },
         augment: "only:blur".into(),
-        projector: "512-64-64".into(),
+        projector: "512-64-64".parse().unwrap(),
         epochs: 1,
         batch_size: 16,
         max_steps_per_epoch: Some(1),

@@ -8,14 +8,14 @@
 //!     "--augment", "only:elastic", "--epochs", "5", "--batch-size", "32"]).unwrap();
 //! let c = a.config(None).unwrap();
 //! assert_eq!((c.augment.as_str(), c.epochs, c.batch_size), ("only:elastic", 5, 32));
-//! assert_eq!(c.projector, "512-8192-8192-8192"); // the study's default
+//! assert_eq!(c.projector.to_string(), "512-8192-8192-8192"); // the study's default
 //! assert!(PretrainArgs::try_parse_from(["pretrain", "--data", "d", "--out", "o", "--epochz", "1"]).is_err());
 //! ```
 
 use std::path::PathBuf;
 
 use clap::Parser;
-use twinscan_models::{BackboneInit, DeviceSpec};
+use twinscan_models::{Arch, BackboneInit, DeviceSpec, ProjectorConfig};
 
 use twinscan_ssl::config::PretrainConfig;
 use twinscan_ssl::error::{Result, SslError};
@@ -45,7 +45,7 @@ pub struct PretrainArgs {
     pub objective: Option<String>,
     /// Encoder: resnet10, resnet18, resnet34, resnet50, resnet101.
     #[arg(long)]
-    pub arch: Option<String>,
+    pub arch: Option<Arch>,
     /// Augmentation preset (study_barlow, study_barlow_initial, ablation:<aug>, only:<aug>
     /// for elastic, crop, blur, cutout, color_jitter, sharpen; byol) or a pipeline
     /// .toml/.json file.
@@ -53,7 +53,7 @@ pub struct PretrainArgs {
     pub augment: Option<String>,
     /// Projector spec, e.g. 512-8192-8192-8192.
     #[arg(long)]
-    pub projector: Option<String>,
+    pub projector: Option<ProjectorConfig>,
     /// Epochs.
     #[arg(long)]
     pub epochs: Option<u64>,
@@ -149,8 +149,8 @@ impl PretrainArgs {
         if let Some(o) = objective {
             c.objective = o;
         }
-        if let Some(v) = &self.arch {
-            c.arch = v.clone();
+        if let Some(v) = self.arch {
+            c.input.arch = v;
         }
         if let Some(v) = &self.augment {
             c.augment = v.clone();
@@ -183,10 +183,10 @@ impl PretrainArgs {
             };
         }
         if let Some(v) = self.image_size {
-            c.image_size = v;
+            c.input.image_size = v;
         }
         if let Some(v) = self.in_channels {
-            c.in_channels = v;
+            c.input.in_channels = v;
         }
         if let Some(v) = &self.lr_scaling {
             c.lr_scaling = parse_lr_scaling(v)?;

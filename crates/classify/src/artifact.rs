@@ -205,7 +205,7 @@ pub(crate) fn write_run_model(
     let meta = ModelMeta {
         format: FORMAT.into(),
         format_version: 1,
-        input: twinscan_train::input_spec(data, &cfg.arch, cfg.in_channels, cfg.image_size, eval),
+        input: twinscan_train::input_spec(data, &cfg.input, eval),
         structures: data.structures().to_vec(),
         head_kind: cfg.head_kind,
         init: cfg.init.to_string(),

@@ -110,6 +110,9 @@ pub enum ClassifyError {
         /// What went wrong.
         message: String,
     },
+    /// The background batch producer stopped abnormally.
+    #[error("batch producer: {0}")]
+    Worker(String),
     /// The prepared dataset could not be opened or read.
     #[error(transparent)]
     Data(#[from] twinscan_data::DataError),
@@ -142,5 +145,21 @@ impl ClassifyError {
 impl From<twinscan_data::atomic::AtomicError> for ClassifyError {
     fn from(e: twinscan_data::atomic::AtomicError) -> Self {
         Self::io(e.path, e.source)
+    }
+}
+
+impl From<twinscan_train::TrainError> for ClassifyError {
+    fn from(e: twinscan_train::TrainError) -> Self {
+        match e {
+            twinscan_train::TrainError::InvalidConfig { field, reason } => {
+                Self::config(field, reason)
+            }
+            twinscan_train::TrainError::TensorRead { what, reason } => Self::Shape {
+                what: what.into(),
+                message: format!("reading back from the device failed: {reason}"),
+            },
+            twinscan_train::TrainError::Augment(e) => Self::Augment(e),
+            twinscan_train::TrainError::Worker(why) => Self::Worker(why),
+        }
     }
 }

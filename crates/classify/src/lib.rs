@@ -33,3 +33,5 @@ pub mod tables;
 pub mod train;
 
 pub use error::{ClassifyError, Result};
+/// The encoder preset and input shape flattened into [`train::TrainConfig`].
+pub use twinscan_train::EncoderInput;

@@ -18,6 +18,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use burn::module::Module;
@@ -28,8 +29,8 @@ use serde::{Deserialize, Serialize};
 use twinscan_augment::{InputPlane, NormalizeFrom, Pipeline, Stream};
 use twinscan_data::prepared::{Prepared, epoch_order};
 use twinscan_data::split::Split;
-use twinscan_models::{BackboneInit, ResNetConfig, image_batch};
-use twinscan_train::WarmupCosine;
+use twinscan_models::{BackboneInit, image_batch};
+use twinscan_train::{BatchSource, EncoderInput, WarmupCosine};
 
 use crate::classifier::{Classifier, ClassifierConfig, FrozenBn};
 use crate::error::{ClassifyError, Result};
@@ -76,12 +77,10 @@ pub enum Selection {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainConfig {
-    /// Encoder preset (resnet18 in the study).
-    pub arch: String,
-    /// Encoder input channels (3: grey replicated, ImageNet-compatible).
-    pub in_channels: usize,
-    /// Side of the network input (128 in the study).
-    pub image_size: usize,
+    /// The encoder preset and its input (`arch`, `in_channels`, `image_size` at the top level
+    /// of `config.json`): ResNet-18 on 3×128² in the study.
+    #[serde(flatten)]
+    pub input: EncoderInput,
     /// Backbone weights: `random`, `imagenet:FILE`, `barlow:FILE`.
     pub init: BackboneInit,
     /// Frozen backbone (linear probe) or finetuned.
@@ -130,9 +129,7 @@ impl TrainConfig {
     /// pair logits, a frozen backbone's BatchNorm on batch statistics.
     pub fn study() -> Self {
         Self {
-            arch: "resnet18".into(),
-            in_channels: 3,
-            image_size: 128,
+            input: EncoderInput::study(),
             init: BackboneInit::Random,
             mode: Mode::Finetune,
             frozen_bn: FrozenBn::BatchStats,
@@ -171,30 +168,17 @@ impl TrainConfig {
     }
 
     /// The classifier's configuration for `structures` structures.
-    ///
-    /// # Errors
-    /// [`ClassifyError::Model`] for an unknown `arch`.
-    pub fn classifier(&self, structures: usize) -> Result<ClassifierConfig> {
-        let encoder = ResNetConfig::preset(&self.arch)
-            .map_err(|source| ClassifyError::Model {
-                context: "encoder architecture".into(),
-                source,
-            })?
-            .with_in_channels(self.in_channels)
-            .with_num_classes(None)
-            .with_zero_init_residual(self.zero_init_residual);
-        Ok(ClassifierConfig::new(encoder, structures)
+    pub fn classifier(&self, structures: usize) -> ClassifierConfig {
+        ClassifierConfig::new(self.input.encoder(self.zero_init_residual), structures)
             .with_init(self.init.clone())
             .with_mode(self.mode)
             .with_frozen_bn(self.frozen_bn)
             .with_head_kind(self.head_kind)
-            .with_head_init(self.head_init))
+            .with_head_init(self.head_init)
     }
 
     fn pipeline(&self, name: &str) -> Result<Pipeline> {
-        Ok(Pipeline::from_name_or_path(name)?
-            .with_output_size(self.image_size, self.image_size)
-            .with_channels(self.in_channels))
+        Ok(self.input.pipeline(name)?)
     }
 
     /// A pipeline with the run's normalisation applied (`data` gives the train statistics).
@@ -233,18 +217,7 @@ impl TrainConfig {
                 ),
             );
         }
-        if self.image_size < 32 {
-            return bad(
-                "image_size",
-                format!("must be >= 32, got {}", self.image_size),
-            );
-        }
-        if !(1..=4).contains(&self.in_channels) {
-            return bad(
-                "in_channels",
-                format!("must be 1..=4, got {}", self.in_channels),
-            );
-        }
+        self.input.validate()?;
         if self.max_steps_per_epoch == Some(0) {
             return bad("max_steps_per_epoch", "must be > 0 when set".into());
         }
@@ -606,7 +579,7 @@ pub fn train_and_evaluate(
 ) -> Result<RunOutcome> {
     let started = Instant::now();
     cfg.validate()?;
-    let data = Prepared::open(data_dir)?;
+    let data = Arc::new(Prepared::open(data_dir)?);
     let split = [Split::Train, Split::Val, Split::Test].map(|s| data.indices(s));
     for (s, name) in split.iter().zip(["train", "validation", "test"]) {
         if s.is_empty() {
@@ -616,13 +589,6 @@ pub fn train_and_evaluate(
             ));
         }
     }
-    let [train, val, test] = &split;
-    let per_epoch = (train.len() / cfg.batch_size).max(1) as u64;
-    let steps_per_epoch = cfg
-        .max_steps_per_epoch
-        .map_or(per_epoch, |m| m.min(per_epoch));
-    let total_steps = steps_per_epoch * cfg.epochs;
-
     // Everything is written into a temporary folder next to `out`, moved onto it at the end
     // (removed if the run fails).
     if out.file_name().is_none() {
@@ -632,19 +598,23 @@ pub fn train_and_evaluate(
         ));
     }
     let staging = twinscan_data::atomic::TempDir::create(out)?;
-    let tmp = staging.path();
-    let (history, result, test) = run_into(
-        &data,
-        data_dir,
-        tmp,
-        cfg,
-        device,
-        [train, val, test],
-        steps_per_epoch,
-        total_steps,
-        started,
-        on_event,
-    )?;
+    let [train, val, test] = split;
+    let splits = Splits { train, val, test };
+    let (mut run, mut model) =
+        Session::open(&data, data_dir, staging.path(), cfg, device, &splits)?;
+    on_event(Event::Started {
+        epochs: cfg.epochs,
+        steps_per_epoch: run.steps_per_epoch,
+    });
+    for epoch in 0..cfg.epochs {
+        let trained;
+        (model, trained) = run.train_epoch(model, epoch, &splits.train, on_event)?;
+        let (record, val_metrics) = run.validate(&model, trained, &splits.val)?;
+        on_event(Event::Epoch(&record));
+        run.keep_if_best(&model, record, val_metrics)?;
+    }
+    on_event(Event::Testing);
+    let (history, result, test) = run.finish(&splits.test, started)?;
     staging.persist()?;
     Ok(RunOutcome {
         dir: out.to_path_buf(),
@@ -654,84 +624,184 @@ pub fn train_and_evaluate(
     })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run_into(
-    data: &Prepared,
-    data_dir: &Path,
-    dir: &Path,
-    cfg: &TrainConfig,
-    device: &Device,
-    [train, val, test]: [&Vec<usize>; 3],
+/// Dataset indices of the three splits.
+struct Splits {
+    train: Vec<usize>,
+    val: Vec<usize>,
+    test: Vec<usize>,
+}
+
+/// An epoch's training pass, before validation.
+struct TrainedEpoch {
+    epoch: u64,
+    started: Instant,
+    mean_loss: f64,
+    images: usize,
+    seconds: f64,
+}
+
+/// The model kept for testing (see [`Selection`]).
+struct Best {
+    epoch: u64,
+    score: f64,
+    model: Classifier,
+    val_metrics: Vec<StructureMetrics>,
+}
+
+/// Augmented training batches prepared ahead of the step; the depth does not change results
+/// (batches are keyed by seed, epoch and slice: `twinscan_train::batches`).
+const PREFETCH: usize = 2;
+
+/// A classification run in progress, writing into `dir` (the staging folder).
+struct Session<'a> {
+    runner: Runner<'a>,
+    dir: &'a Path,
+    device: &'a Device,
+    autodiff: Device,
+    optim: ModuleOptimizer,
+    batches: BatchSource,
+    eval_pipe: Pipeline,
     steps_per_epoch: u64,
     total_steps: u64,
-    started: Instant,
-    on_event: &mut dyn FnMut(Event<'_>),
-) -> Result<(Vec<EpochRecord>, RunResult, Vec<StructureMetrics>)> {
-    let structures = data.structures().len();
-    let info = RunInfo {
-        data: data_dir.to_path_buf(),
-        config: cfg.clone(),
-        structures: data.structures().to_vec(),
-        slices: [train.len(), val.len(), test.len()],
-        patients: [train, val, test].map(|s| patients(data, s)),
-        dataset_fingerprint: Some(data.fingerprint().to_string()),
-    };
-    write_json(&dir.join(files::CONFIG), &info)?;
+    step: u64,
+    history: Vec<EpochRecord>,
+    log: String,
+    best: Option<Best>,
+}
 
-    let ad = device.clone().autodiff();
-    ad.seed(cfg.seed);
-    let (mut model, _report) = cfg.classifier(structures)?.init(&ad)?;
-    let mut optim = cfg.optimizer();
-    let train_pipe = cfg.pipeline_for(&cfg.augment, data)?;
-    let eval_pipe = cfg.pipeline_for("study_eval", data)?;
-    let runner = Runner {
-        data,
-        cfg,
-        structures,
-    };
-    if cfg.mode == Mode::Frozen && cfg.frozen_bn == FrozenBn::Recalibrate {
-        model = runner.recalibrate(model, train, &eval_pipe, &ad)?;
+impl<'a> Session<'a> {
+    /// Writes `config.json`, builds the pipelines and the model (recalibrating a frozen
+    /// backbone's BatchNorm if asked), which it returns beside the session.
+    fn open(
+        data: &'a Arc<Prepared>,
+        data_dir: &Path,
+        dir: &'a Path,
+        cfg: &'a TrainConfig,
+        device: &'a Device,
+        splits: &Splits,
+    ) -> Result<(Self, Classifier)> {
+        let [train, val, test] = [&splits.train, &splits.val, &splits.test];
+        let info = RunInfo {
+            data: data_dir.to_path_buf(),
+            config: cfg.clone(),
+            structures: data.structures().to_vec(),
+            slices: [train.len(), val.len(), test.len()],
+            patients: [train, val, test].map(|s| patients(data, s)),
+            dataset_fingerprint: Some(data.fingerprint().to_string()),
+        };
+        write_json(&dir.join(files::CONFIG), &info)?;
+        let per_epoch = (train.len() / cfg.batch_size).max(1) as u64;
+        let steps_per_epoch = cfg
+            .max_steps_per_epoch
+            .map_or(per_epoch, |m| m.min(per_epoch));
+
+        let structures = data.structures().len();
+        let autodiff = device.clone().autodiff();
+        autodiff.seed(cfg.seed);
+        let (mut model, _report) = cfg.classifier(structures).init(&autodiff)?;
+        let train_pipe = Arc::new(cfg.pipeline_for(&cfg.augment, data)?);
+        let eval_pipe = cfg.pipeline_for("study_eval", data)?;
+        let runner = Runner {
+            data,
+            cfg,
+            structures,
+        };
+        if cfg.mode == Mode::Frozen && cfg.frozen_bn == FrozenBn::Recalibrate {
+            model = runner.recalibrate(model, train, &eval_pipe, &autodiff)?;
+        }
+        let batches = BatchSource::one_view(
+            data.clone(),
+            train_pipe,
+            Stream::classify(cfg.seed),
+            cfg.batch_size,
+        )?;
+        let session = Self {
+            runner,
+            dir,
+            device,
+            autodiff,
+            optim: cfg.optimizer(),
+            batches,
+            eval_pipe,
+            steps_per_epoch,
+            total_steps: steps_per_epoch * cfg.epochs,
+            step: 0,
+            history: Vec::new(),
+            log: String::new(),
+            best: None,
+        };
+        Ok((session, model))
     }
-    on_event(Event::Started {
-        epochs: cfg.epochs,
-        steps_per_epoch,
-    });
-    let mut history: Vec<EpochRecord> = Vec::new();
-    let mut best: Option<(u64, f64, Classifier, Vec<StructureMetrics>)> = None;
-    let mut log = String::new();
-    let mut step = 0u64;
-    for epoch in 0..cfg.epochs {
+
+    /// One pass over the shuffled train split (its batches augmented ahead on a background
+    /// thread).
+    fn train_epoch(
+        &mut self,
+        mut model: Classifier,
+        epoch: u64,
+        train: &[usize],
+        on_event: &mut dyn FnMut(Event<'_>),
+    ) -> Result<(Classifier, TrainedEpoch)> {
+        let cfg = self.runner.cfg;
         let t0 = Instant::now();
         let order = epoch_order(train, cfg.seed, epoch);
-        let mut loss_sum = 0.0;
-        let mut seen = 0usize;
-        for b in 0..steps_per_epoch as usize {
-            let start = b * cfg.batch_size;
-            let chunk = &order[start..(start + cfg.batch_size).min(order.len())];
-            if chunk.len() < 2 {
-                break;
+        let mut stream = self
+            .batches
+            .spawn(epoch, order, self.steps_per_epoch, PREFETCH);
+        let (mut loss_sum, mut seen) = (0.0, 0usize);
+        while let Some(batch) = stream.next_batch()? {
+            if batch.len() < 2 {
+                break; // BatchNorm needs two images
             }
-            let x = runner.batch(chunk, &train_pipe, epoch, &ad, "training batch")?;
-            let loss = runner.loss(model.forward(x), runner.labels(chunk, &ad)?)?;
+            let chunk: Vec<usize> = batch.indices.iter().map(|&i| i as usize).collect();
+            let x =
+                image_batch(&batch.views[0], batch.shape, &self.autodiff).map_err(|source| {
+                    ClassifyError::Model {
+                        context: "training batch".into(),
+                        source,
+                    }
+                })?;
+            let labels = self.runner.labels(&chunk, &self.autodiff)?;
+            let loss = self.runner.loss(model.forward(x), labels)?;
             let value = loss.clone().into_scalar::<f32>() as f64;
             if !value.is_finite() {
                 return Err(ClassifyError::NonFinite {
                     what: "loss",
                     value,
                     epoch,
-                    step,
+                    step: self.step,
                 });
             }
             let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(cfg.learning_rate(step, total_steps), model, grads);
+            let lr = cfg.learning_rate(self.step, self.total_steps);
+            model = self.optim.step(lr, model, grads);
             loss_sum += value * chunk.len() as f64;
             seen += chunk.len();
-            step += 1;
+            self.step += 1;
             on_event(Event::Step { epoch, loss: value });
         }
-        let train_seconds = t0.elapsed().as_secs_f64();
-        let plain = device.clone();
-        let ev = runner.evaluate(&model, val, &eval_pipe, &plain)?;
+        let trained = TrainedEpoch {
+            epoch,
+            started: t0,
+            mean_loss: loss_sum / seen.max(1) as f64,
+            images: seen,
+            seconds: t0.elapsed().as_secs_f64(),
+        };
+        Ok((model, trained))
+    }
+
+    /// Evaluates the validation split (eval mode, no bootstrap): the epoch's record (its
+    /// seconds include validation) and per-structure validation metrics.
+    fn validate(
+        &self,
+        model: &Classifier,
+        trained: TrainedEpoch,
+        val: &[usize],
+    ) -> Result<(EpochRecord, Vec<StructureMetrics>)> {
+        let cfg = self.runner.cfg;
+        let ev = self
+            .runner
+            .evaluate(model, val, &self.eval_pipe, self.device)?;
         let val_cfg = MetricsConfig {
             bootstrap: BootstrapConfig {
                 replicates: 0,
@@ -739,65 +809,94 @@ fn run_into(
             },
             ..cfg.metrics
         };
-        let val_metrics = runner.samples(val, &ev.probs)?.evaluate(&val_cfg)?;
+        let val_metrics = self.runner.samples(val, &ev.probs)?.evaluate(&val_cfg)?;
         let record = EpochRecord {
-            epoch,
-            train_loss: loss_sum / seen.max(1) as f64,
+            epoch: trained.epoch,
+            train_loss: trained.mean_loss,
             val_loss: ev.loss,
             val_macro_f1: mean_defined(val_metrics.iter().map(|m| m.f1)),
             val_auroc: mean_defined(val_metrics.iter().map(|m| m.auroc)),
-            seconds: t0.elapsed().as_secs_f64(),
-            images_per_s: seen as f64 / train_seconds.max(1e-9),
+            seconds: trained.started.elapsed().as_secs_f64(),
+            images_per_s: trained.images as f64 / trained.seconds.max(1e-9),
         };
-        log.push_str(
-            &serde_json::to_string(&record).map_err(|source| ClassifyError::Json {
-                path: dir.join(files::LOG),
-                source,
-            })?,
-        );
-        log.push('\n');
-        on_event(Event::Epoch(&record));
-        let score = match cfg.selection {
+        Ok((record, val_metrics))
+    }
+
+    /// Logs the epoch and keeps its model when it scores best so far.
+    fn keep_if_best(
+        &mut self,
+        model: &Classifier,
+        record: EpochRecord,
+        val_metrics: Vec<StructureMetrics>,
+    ) -> Result<()> {
+        let line = serde_json::to_string(&record).map_err(|source| ClassifyError::Json {
+            path: self.dir.join(files::LOG),
+            source,
+        })?;
+        self.log.push_str(&line);
+        self.log.push('\n');
+        let score = match self.runner.cfg.selection {
             Selection::ValMacroF1 => record.val_macro_f1,
             Selection::ValLoss => -record.val_loss,
-            Selection::Last => epoch as f64,
+            Selection::Last => record.epoch as f64,
         };
-        let better = match &best {
+        let better = match &self.best {
             None => true,
-            Some((_, b, _, _)) => score > *b || (b.is_nan() && !score.is_nan()),
+            Some(b) => score > b.score || (b.score.is_nan() && !score.is_nan()),
         };
         if better {
-            best = Some((epoch, score, model.clone(), val_metrics));
+            self.best = Some(Best {
+                epoch: record.epoch,
+                score,
+                model: model.clone(),
+                val_metrics,
+            });
         }
-        history.push(record);
+        self.history.push(record);
+        Ok(())
     }
-    fs::write(dir.join(files::LOG), &log)
-        .map_err(|e| ClassifyError::io(dir.join(files::LOG), e))?;
-    let Some((selected_epoch, _, best_model, best_val)) = best else {
-        return Err(ClassifyError::config("epochs", "no epoch ran"));
-    };
-    write_metrics(&dir.join(files::VAL_METRICS), &best_val)?;
 
-    on_event(Event::Testing);
-    let ev = runner.evaluate(&best_model, test, &eval_pipe, device)?;
-    write_predictions(
-        &dir.join(files::PREDICTIONS),
-        &runner.prediction_rows(test, &ev.probs),
-    )?;
-    let test_metrics = runner.samples(test, &ev.probs)?.evaluate(&cfg.metrics)?;
-    write_metrics(&dir.join(files::METRICS), &test_metrics)?;
-    write_curves(&dir.join(files::CURVES), &history, cfg)?;
-    crate::artifact::write_run_model(dir, data, cfg, &eval_pipe, &best_model, selected_epoch)?;
-    let result = RunResult {
-        selected_epoch,
-        selection: cfg.selection,
-        test_macro_f1: mean_defined(test_metrics.iter().map(|m| m.f1)),
-        test_auroc: mean_defined(test_metrics.iter().map(|m| m.auroc)),
-        metrics_split: "test".into(),
-        seconds: started.elapsed().as_secs_f64(),
-    };
-    write_json(&dir.join(files::RESULT), &result)?;
-    Ok((history, result, test_metrics))
+    /// Writes the log, the selected epoch's validation metrics, the test predictions and
+    /// metrics, the curves, the model and (last) `result.json`.
+    fn finish(
+        self,
+        test: &[usize],
+        started: Instant,
+    ) -> Result<(Vec<EpochRecord>, RunResult, Vec<StructureMetrics>)> {
+        let (dir, cfg, runner) = (self.dir, self.runner.cfg, &self.runner);
+        fs::write(dir.join(files::LOG), &self.log)
+            .map_err(|e| ClassifyError::io(dir.join(files::LOG), e))?;
+        let Some(best) = self.best else {
+            return Err(ClassifyError::config("epochs", "no epoch ran"));
+        };
+        write_metrics(&dir.join(files::VAL_METRICS), &best.val_metrics)?;
+        let ev = runner.evaluate(&best.model, test, &self.eval_pipe, self.device)?;
+        write_predictions(
+            &dir.join(files::PREDICTIONS),
+            &runner.prediction_rows(test, &ev.probs),
+        )?;
+        let test_metrics = runner.samples(test, &ev.probs)?.evaluate(&cfg.metrics)?;
+        write_metrics(&dir.join(files::METRICS), &test_metrics)?;
+        write_curves(&dir.join(files::CURVES), &self.history, cfg)?;
+        crate::artifact::write_run_model(
+            dir,
+            runner.data,
+            cfg,
+            &self.eval_pipe,
+            &best.model,
+            best.epoch,
+        )?;
+        let result = RunResult {
+            selected_epoch: best.epoch,
+            selection: cfg.selection,
+            test_macro_f1: mean_defined(test_metrics.iter().map(|m| m.f1)),
+            test_auroc: mean_defined(test_metrics.iter().map(|m| m.auroc)),
+            metrics_split: "test".into(),
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        write_json(&dir.join(files::RESULT), &result)?;
+        Ok((self.history, result, test_metrics))
+    }
 }
 
 fn write_curves(path: &Path, history: &[EpochRecord], cfg: &TrainConfig) -> Result<()> {
@@ -836,6 +935,6 @@ fn write_curves(path: &Path, history: &[EpochRecord], cfg: &TrainConfig) -> Resu
             ],
         },
     ];
-    let title = format!("{} {} ({})", cfg.arch, cfg.mode, cfg.init);
+    let title = format!("{} {} ({})", cfg.input.arch, cfg.mode, cfg.init);
     plot_curves(path, &title, "epoch", &panels)
 }

@@ -36,9 +36,11 @@ fn cohort() -> &'static Path {
 
 fn tiny(mode: Mode) -> TrainConfig {
     let mut c = TrainConfig {
-        arch: "resnet10".into(),
-        in_channels: 1,
-        image_size: 64,
+        input: twinscan_train::EncoderInput {
+            arch: twinscan_models::Arch::ResNet10,
+            in_channels: 1,
+            image_size: 64,
+        },
         mode,
         epochs: 2,
         batch_size: 16,

@@ -40,5 +40,5 @@ pub use device::{DEVICE_ENV, DeviceSpec, device_name};
 pub use error::{ModelsError, Result};
 pub use init::BackboneInit;
 pub use projector::{Projector, ProjectorBlock, ProjectorConfig};
-pub use resnet::{BlockKind, Downsample, ResNet, ResNetConfig, ResidualBlock};
+pub use resnet::{Arch, BlockKind, Downsample, ResNet, ResNetConfig, ResidualBlock};
 pub use sharded::{AllReduce, Collective, InProcessSum, sync_batch_norm};

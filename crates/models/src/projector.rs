@@ -24,8 +24,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelsError, Result};
 
-/// Widths of the projector, input first: `[512, 8192, 8192, 8192]` for the study.
+/// Widths of the projector, input first: `[512, 8192, 8192, 8192]` for the study. Serialised
+/// as its spec string (`"512-8192-8192-8192"`), the form of the run configurations.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct ProjectorConfig {
     /// Input width followed by the output width of every Linear layer; at least two entries,
     /// all ≥ 1.
@@ -112,6 +114,20 @@ impl FromStr for ProjectorConfig {
 
     fn from_str(s: &str) -> Result<Self> {
         Self::parse(s)
+    }
+}
+
+impl TryFrom<String> for ProjectorConfig {
+    type Error = ModelsError;
+
+    fn try_from(spec: String) -> Result<Self> {
+        Self::parse(&spec)
+    }
+}
+
+impl From<ProjectorConfig> for String {
+    fn from(config: ProjectorConfig) -> String {
+        config.to_string()
     }
 }
 

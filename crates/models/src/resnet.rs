@@ -45,6 +45,92 @@ impl BlockKind {
     }
 }
 
+/// A ResNet preset by name, the typed form of the `arch` field of the run configurations
+/// (serialised as its lower-case name, `"resnet18"`).
+///
+/// ```
+/// use twinscan_models::{Arch, ResNetConfig};
+/// let arch: Arch = "ResNet18".parse().unwrap();
+/// assert_eq!(arch, Arch::ResNet18);
+/// assert_eq!(arch.to_string(), "resnet18");
+/// assert_eq!(ResNetConfig::from_arch(arch), ResNetConfig::resnet18());
+/// assert!("resnet19".parse::<Arch>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Arch {
+    /// ResNet-10 (BasicBlock, `[1, 1, 1, 1]`).
+    ResNet10,
+    /// ResNet-18 (BasicBlock, `[2, 2, 2, 2]`): the study.
+    ResNet18,
+    /// ResNet-34 (BasicBlock, `[3, 4, 6, 3]`).
+    ResNet34,
+    /// ResNet-50 (Bottleneck, `[3, 4, 6, 3]`).
+    ResNet50,
+    /// ResNet-101 (Bottleneck, `[3, 4, 23, 3]`).
+    ResNet101,
+}
+
+impl Arch {
+    /// Every preset, smallest first.
+    pub const ALL: [Arch; 5] = [
+        Self::ResNet10,
+        Self::ResNet18,
+        Self::ResNet34,
+        Self::ResNet50,
+        Self::ResNet101,
+    ];
+
+    /// The lower-case name (`resnet18`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ResNet10 => "resnet10",
+            Self::ResNet18 => "resnet18",
+            Self::ResNet34 => "resnet34",
+            Self::ResNet50 => "resnet50",
+            Self::ResNet101 => "resnet101",
+        }
+    }
+}
+
+impl std::fmt::Display for Arch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Arch {
+    type Err = ModelsError;
+
+    /// Case-insensitive preset name.
+    fn from_str(name: &str) -> Result<Self> {
+        let lower = name.to_ascii_lowercase();
+        Self::ALL
+            .into_iter()
+            .find(|a| a.name() == lower)
+            .ok_or_else(|| {
+                ModelsError::InvalidConfig(format!(
+                    "unknown ResNet preset '{lower}' (expected resnet10, resnet18, resnet34, \
+                     resnet50 or resnet101)"
+                ))
+            })
+    }
+}
+
+impl TryFrom<String> for Arch {
+    type Error = ModelsError;
+
+    fn try_from(name: String) -> Result<Self> {
+        name.parse()
+    }
+}
+
+impl From<Arch> for String {
+    fn from(arch: Arch) -> String {
+        arch.name().to_string()
+    }
+}
+
 /// Configuration of a torchvision-topology ResNet.
 ///
 /// Defaults of the presets are torchvision's (`in_channels` 3, no head,
@@ -104,16 +190,17 @@ impl ResNetConfig {
 
     /// A preset by name: `resnet10`, `resnet18`, `resnet34`, `resnet50`, `resnet101`.
     pub fn preset(name: &str) -> Result<Self> {
-        match name.to_ascii_lowercase().as_str() {
-            "resnet10" => Ok(Self::resnet10()),
-            "resnet18" => Ok(Self::resnet18()),
-            "resnet34" => Ok(Self::resnet34()),
-            "resnet50" => Ok(Self::resnet50()),
-            "resnet101" => Ok(Self::resnet101()),
-            other => Err(ModelsError::InvalidConfig(format!(
-                "unknown ResNet preset '{other}' (expected resnet10, resnet18, resnet34, \
-                 resnet50 or resnet101)"
-            ))),
+        Ok(Self::from_arch(name.parse()?))
+    }
+
+    /// The preset of `arch`.
+    pub fn from_arch(arch: Arch) -> Self {
+        match arch {
+            Arch::ResNet10 => Self::resnet10(),
+            Arch::ResNet18 => Self::resnet18(),
+            Arch::ResNet34 => Self::resnet34(),
+            Arch::ResNet50 => Self::resnet50(),
+            Arch::ResNet101 => Self::resnet101(),
         }
     }
 

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use twinscan_augment::{NormalizeFrom, Pipeline};
 use twinscan_models::{BackboneInit, ProjectorConfig, ResNetConfig};
+use twinscan_train::EncoderInput;
 
 use crate::error::{Result, SslError};
 use crate::lars::LarsConfig;
@@ -19,7 +20,7 @@ use crate::vicreg::VicRegLossConfig;
 /// ```
 /// use twinscan_ssl::PretrainConfig;
 /// let study = PretrainConfig::study();
-/// assert_eq!(study.projector, "512-8192-8192-8192");
+/// assert_eq!(study.projector.to_string(), "512-8192-8192-8192");
 /// assert_eq!(study.batch_size, 256);
 /// study.validate().unwrap();
 /// let json = serde_json::to_string(&study).unwrap();
@@ -28,18 +29,15 @@ use crate::vicreg::VicRegLossConfig;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PretrainConfig {
-    /// Encoder preset: resnet10, resnet18, resnet34, resnet50, resnet101.
-    pub arch: String,
-    /// Input channels of the encoder (3: the grey plane replicated, ImageNet-compatible).
-    pub in_channels: usize,
-    /// Side of the square network input (the study: 128); the augmentation preset's resize
-    /// and crops are set to it.
-    pub image_size: usize,
+    /// The encoder preset and its input (`arch`, `in_channels`, `image_size` at the top level
+    /// of `config.json`); the augmentation's resize and crops are set to `image_size`.
+    #[serde(flatten)]
+    pub input: EncoderInput,
     /// Augmentation preset name (`study_barlow`, `only:elastic`, `byol`, ...) or a TOML/JSON
     /// pipeline file.
     pub augment: String,
-    /// Projector spec, `512-8192-8192-8192` in the study.
-    pub projector: String,
+    /// Projector widths, `512-8192-8192-8192` in the study (written as that string).
+    pub projector: ProjectorConfig,
     /// Where the encoder starts: `random`, `imagenet:FILE` or `barlow:FILE`.
     pub init: BackboneInit,
     /// Continue another, finished pretraining run (its folder): the encoder **and projector**
@@ -99,11 +97,9 @@ impl PretrainConfig {
     /// with the fixed multiplier 8, 10 warm-up epochs, clip 1, batch 256, 100 epochs.
     pub fn study() -> Self {
         Self {
-            arch: "resnet18".into(),
-            in_channels: 3,
-            image_size: 128,
+            input: EncoderInput::study(),
             augment: "study_barlow".into(),
-            projector: "512-8192-8192-8192".into(),
+            projector: ProjectorConfig::barlow_twins(),
             init: BackboneInit::Random,
             continue_from: None,
             normalize: NormalizeFrom::Study,
@@ -156,24 +152,18 @@ impl PretrainConfig {
     }
 
     /// The encoder's architecture.
-    ///
-    /// # Errors
-    /// [`SslError::Models`] for an unknown `arch`.
-    pub fn encoder(&self) -> Result<ResNetConfig> {
-        Ok(ResNetConfig::preset(&self.arch)?
-            .with_in_channels(self.in_channels)
-            .with_num_classes(None)
-            .with_zero_init_residual(self.zero_init_residual))
+    pub fn encoder(&self) -> ResNetConfig {
+        self.input.encoder(self.zero_init_residual)
     }
 
     /// The projector, its input width checked against the encoder.
     ///
     /// # Errors
-    /// [`SslError::Models`] for a spec that does not parse or does not fit the encoder.
+    /// [`SslError::Models`] when the projector does not fit the encoder.
     pub fn projector(&self) -> Result<ProjectorConfig> {
-        let p = ProjectorConfig::parse(&self.projector)?;
-        p.check_input_width(self.encoder()?.feature_dim())?;
-        Ok(p)
+        self.projector
+            .check_input_width(self.encoder().feature_dim())?;
+        Ok(self.projector.clone())
     }
 
     /// The augmentation pipeline at `image_size`² with `in_channels` output channels.
@@ -181,9 +171,7 @@ impl PretrainConfig {
     /// # Errors
     /// [`SslError::Augment`] for an unknown preset or an unreadable pipeline file.
     pub fn pipeline(&self) -> Result<Pipeline> {
-        Ok(Pipeline::from_name_or_path(&self.augment)?
-            .with_output_size(self.image_size, self.image_size)
-            .with_channels(self.in_channels))
+        Ok(self.input.pipeline(&self.augment)?)
     }
 
     /// Checks every field (and that the architecture, projector and pipeline build).
@@ -203,18 +191,7 @@ impl PretrainConfig {
                 format!("must be >= 2 (batch statistics), got {}", self.batch_size),
             );
         }
-        if !(1..=4).contains(&self.in_channels) {
-            return bad(
-                "in_channels",
-                format!("must be 1..=4, got {}", self.in_channels),
-            );
-        }
-        if self.image_size < 32 {
-            return bad(
-                "image_size",
-                format!("must be >= 32, got {}", self.image_size),
-            );
-        }
+        self.input.validate()?;
         if self.max_steps_per_epoch == Some(0) {
             return bad("max_steps_per_epoch", "must be > 0 when set".into());
         }
@@ -260,5 +237,65 @@ impl PretrainConfig {
         self.projector()?;
         self.pipeline()?.validate()?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `config.json` keeps its flat layout and key order (run folders are named by a hash of
+    /// it): the flattened [`EncoderInput`] first, the projector as its spec string.
+    #[test]
+    fn config_json_keeps_the_flat_layout() {
+        let json = serde_json::to_string(&PretrainConfig::study()).unwrap();
+        assert!(
+            json.starts_with(
+                r#"{"arch":"resnet18","in_channels":3,"image_size":128,"augment":"study_barlow","projector":"512-8192-8192-8192","init":"random","#
+            ),
+            "{json}"
+        );
+        assert!(!json.contains("\"input\""), "{json}");
+    }
+
+    #[test]
+    fn unknown_and_invalid_fields_are_refused_when_read() {
+        let mut v = serde_json::to_value(PretrainConfig::study()).unwrap();
+        v["arch"] = "resnet19".into();
+        let e = serde_json::from_value::<PretrainConfig>(v.clone()).unwrap_err();
+        assert!(e.to_string().contains("resnet19"), "{e}");
+        v["arch"] = "resnet10".into();
+        v["projector"] = "512-0".into();
+        let e = serde_json::from_value::<PretrainConfig>(v.clone()).unwrap_err();
+        assert!(e.to_string().contains("512-0"), "{e}");
+        v["projector"] = "512-64".into();
+        v["image_sise"] = 64.into();
+        let e = serde_json::from_value::<PretrainConfig>(v.clone()).unwrap_err();
+        assert!(e.to_string().contains("image_sise"), "{e}");
+        v.as_object_mut().unwrap().remove("image_sise");
+        let c = serde_json::from_value::<PretrainConfig>(v).unwrap();
+        assert_eq!(c.input.arch, twinscan_models::Arch::ResNet10);
+    }
+
+    #[test]
+    fn input_is_validated_once_for_both_fields() {
+        let mut c = PretrainConfig::study();
+        c.input.image_size = 16;
+        assert!(matches!(
+            c.validate(),
+            Err(SslError::InvalidConfig {
+                field: "image_size",
+                ..
+            })
+        ));
+        c.input.image_size = 64;
+        c.input.in_channels = 5;
+        assert!(matches!(
+            c.validate(),
+            Err(SslError::InvalidConfig {
+                field: "in_channels",
+                ..
+            })
+        ));
     }
 }

@@ -49,8 +49,8 @@ pub struct EncoderMeta {
 /// [`crate::SslError::Augment`] if the preset does not build.
 pub fn eval_pipeline(config: &PretrainConfig) -> Result<Pipeline> {
     Ok(Pipeline::preset("study_eval")?
-        .with_output_size(config.image_size, config.image_size)
-        .with_channels(config.in_channels))
+        .with_output_size(config.input.image_size, config.input.image_size)
+        .with_channels(config.input.in_channels))
 }
 
 /// The record of an encoder pretrained with `config` on `data`.
@@ -62,19 +62,13 @@ pub fn encoder_meta(data: &Prepared, config: &PretrainConfig) -> Result<EncoderM
     Ok(EncoderMeta {
         format: FORMAT.into(),
         format_version: 1,
-        input: twinscan_train::input_spec(
-            data,
-            &config.arch,
-            config.in_channels,
-            config.image_size,
-            &eval,
-        ),
+        input: twinscan_train::input_spec(data, &config.input, &eval),
         method: match config.objective {
             ObjectiveKind::Barlow => "barlow_twins",
             ObjectiveKind::Vicreg => "vicreg",
         }
         .into(),
-        projector: config.projector.clone(),
+        projector: config.projector.to_string(),
         epochs: config.epochs,
         augment: config.augment.clone(),
         init: config.init.to_string(),

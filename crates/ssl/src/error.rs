@@ -135,6 +135,8 @@ impl From<twinscan_train::TrainError> for SslError {
             twinscan_train::TrainError::TensorRead { what, reason } => {
                 SslError::TensorRead { what, reason }
             }
+            twinscan_train::TrainError::Augment(e) => SslError::Augment(e),
+            twinscan_train::TrainError::Worker(why) => SslError::Worker(why),
         }
     }
 }

@@ -14,7 +14,7 @@
 //!   re-exported here.
 //! - [`step`]: encoder + projector ([`BarlowTwinsModel`]) and one training step ([`Trainer`]).
 //! - [`pretrain`]: the loop over a prepared dataset ([`pretrain::pretrain`]): two views
-//!   augmented on a background thread ([`loader`]), atomic per-epoch [`checkpoint`]s,
+//!   augmented on a background thread (`twinscan_train::BatchSource`), atomic per-epoch [`checkpoint`]s,
 //!   bit-identical `resume` on the CPU, a JSON-lines log, the [`knn`] probe, and the encoder
 //!   exported with torchvision key names and its inputs in the metadata ([`encoder_meta`]).
 //!   [`PretrainConfig`] holds every setting.
@@ -32,7 +32,6 @@ pub mod encoder_meta;
 pub mod error;
 pub mod knn;
 pub mod lars;
-pub mod loader;
 pub mod loss;
 pub mod objective;
 pub mod pretrain;
@@ -50,4 +49,6 @@ pub use loss::{
 pub use objective::{Objective, ObjectiveKind, ObjectiveOutput, Terms};
 pub use schedule::{LrScaling, WarmupCosine};
 pub use step::{BarlowTwinsModel, StepStats, Trainer, reduce_gradients};
+/// The encoder preset and input shape flattened into [`PretrainConfig`].
+pub use twinscan_train::EncoderInput;
 pub use vicreg::{VicRegLoss, VicRegLossConfig, VicRegOutput};

@@ -46,10 +46,10 @@ use crate::checkpoint::{self, CHECKPOINT_FORMAT, Checkpoint, CheckpointState};
 use crate::config::PretrainConfig;
 use crate::error::{Result, SslError};
 use crate::knn::{KnnReport, knn_probe};
-use crate::loader::{EpochLoader, epoch_order};
 use crate::objective::Terms;
 use crate::schedule::WarmupCosine;
 use crate::step::{BarlowTwinsModel, StepStats, Trainer};
+use twinscan_train::batches::{BatchSource, epoch_order};
 
 /// One pretraining run.
 #[derive(Debug, Clone)]
@@ -362,13 +362,7 @@ fn run_knn(
     if train.is_empty() || val.is_empty() {
         return Ok(None);
     }
-    let eval = normalized(
-        Pipeline::preset("study_eval")?
-            .with_output_size(config.image_size, config.image_size)
-            .with_channels(config.in_channels),
-        config,
-        data,
-    )?;
+    let eval = normalized(crate::encoder_meta::eval_pipeline(config)?, config, data)?;
     let ft = features(encoder, data, &eval, &train, device)?;
     let fv = features(encoder, data, &eval, &val, device)?;
     let d = encoder.feature_dim();
@@ -435,7 +429,7 @@ fn continue_from(
 /// Configuration and weight-file errors.
 pub fn build_model(config: &PretrainConfig, device: &Device) -> Result<BarlowTwinsModel> {
     device.seed(config.seed);
-    let mut encoder = config.encoder()?.init(device)?;
+    let mut encoder = config.encoder().init(device)?;
     config.init.load_into(&mut encoder)?;
     let projector = config.projector()?.init(device);
     BarlowTwinsModel::new(encoder, projector)
@@ -586,7 +580,7 @@ pub fn pretrain_until(
         }
     }
     let pipeline = Arc::new(normalized(cfg.pipeline()?, cfg, &data)?);
-    let loader = EpochLoader::new(data.clone(), pipeline, cfg.seed, cfg.batch_size)?;
+    let loader = BatchSource::two_views(data.clone(), pipeline, cfg.seed, cfg.batch_size)?;
     let trainer = Trainer {
         loss: cfg.objective()?,
         lars: cfg.lars,
@@ -601,9 +595,11 @@ pub fn pretrain_until(
         let mut last = Instant::now();
         let (mut loss_sum, mut std_sum, mut term_sums) = (0.0f64, 0.0f64, Terms::new());
         for _ in 0..steps_per_epoch {
-            let batch = stream.next_batch()?;
-            let y1 = image_batch(&batch.view_a, batch.shape, &device)?;
-            let y2 = image_batch(&batch.view_b, batch.shape, &device)?;
+            let batch = stream.next_batch()?.ok_or_else(|| {
+                SslError::Worker("the augmentation thread ended before the epoch did".into())
+            })?;
+            let y1 = image_batch(&batch.views[0], batch.shape, &device)?;
+            let y2 = image_batch(&batch.views[1], batch.shape, &device)?;
             let (m, stats) = trainer
                 .step(model, &mut optim, y1, y2, schedule.multiplier(step), step)
                 .map_err(|e| match e {

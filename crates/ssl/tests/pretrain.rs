@@ -40,11 +40,13 @@ fn cohort() -> &'static Path {
 /// random ResNet, so its loss is dominated by batch noise over a handful of steps.
 fn tiny(epochs: u64) -> PretrainConfig {
     PretrainConfig {
-        arch: "resnet10".into(),
-        in_channels: 1,
-        image_size: 64,
+        input: twinscan_train::EncoderInput {
+            arch: twinscan_models::Arch::ResNet10,
+            in_channels: 1,
+            image_size: 64,
+        },
         augment: "only:blur".into(),
-        projector: "512-128-128".into(),
+        projector: "512-128-128".parse().unwrap(),
         epochs,
         batch_size: 16,
         max_steps_per_epoch: Some(4),
@@ -118,7 +120,7 @@ fn loss_falls_and_outputs_are_complete() {
         vec![3, 4]
     );
     // The export loads back as a torchvision-named encoder.
-    let mut enc = tiny(1).encoder().unwrap().init(&Device::flex()).unwrap();
+    let mut enc = tiny(1).encoder().init(&Device::flex()).unwrap();
     twinscan_models::weights::load(
         &mut enc,
         summary.encoder.as_ref().unwrap(),
@@ -162,7 +164,7 @@ fn resume_is_bit_identical_to_an_uninterrupted_run() {
     // The exported encoders hold the same tensors (the files' headers carry per-process
     // parameter ids, so their bytes are not compared).
     let encoder = |d: &Path| {
-        let mut enc = tiny(1).encoder().unwrap().init(&Device::flex()).unwrap();
+        let mut enc = tiny(1).encoder().init(&Device::flex()).unwrap();
         twinscan_models::weights::load(
             &mut enc,
             d.join(files::ENCODER),

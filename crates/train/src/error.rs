@@ -11,6 +11,12 @@ pub enum TrainError {
         /// What is wrong with its value.
         reason: String,
     },
+    /// An augmentation pipeline could not be built or applied.
+    #[error(transparent)]
+    Augment(#[from] twinscan_augment::AugmentError),
+    /// The background batch producer stopped abnormally.
+    #[error("batch producer: {0}")]
+    Worker(String),
     /// A value could not be read back from the device.
     #[error("reading {what} back from the device failed: {reason}")]
     TensorRead {
