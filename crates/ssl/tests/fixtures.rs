@@ -1,56 +1,25 @@
 //! Gated tests against reference numbers computed in float64 outside this project
 //! (`../shared/fixtures/{barlow,lars,vicreg}`; see the shared README).
 //!
-//! `TWINSCAN_BARLOW_FIXTURE` / `TWINSCAN_LARS_FIXTURE` / `TWINSCAN_VICREG_FIXTURE` name the folders. When a variable is set,
-//! a missing or mismatching fixture fails the test; when it is unset, the default folder beside
-//! the workspace is used if present, else the test prints a note and returns.
+//! `TWINSCAN_BARLOW_FIXTURE` / `TWINSCAN_LARS_FIXTURE` / `TWINSCAN_VICREG_FIXTURE` name the
+//! folders (`twinscan_testkit::fixture_dir`). When a variable is set, a missing or mismatching
+//! fixture fails the test; when it is unset, the default folder beside the workspace is used
+//! if present, else the test prints a note and returns.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use burn::module::{Module, Param};
 use burn::optim::{GradientsParams, Optimizer};
 use burn::tensor::{Device, Tensor, TensorData};
 use ndarray::ArrayD;
-use ndarray_npy::read_npy;
 use serde_json::Value;
 use twinscan_ssl::{
     BarlowTwinsLossConfig, CorrelationStrategy, LarsConfig, LarsState, VicRegLossConfig,
 };
-
-/// Resolves a fixture folder: `Some(dir)` to test, `None` to skip (variable unset and default
-/// absent). Panics (fails) when the variable is set but the folder has no `meta.json`.
-fn fixture_dir(var: &str, name: &str) -> Option<PathBuf> {
-    match std::env::var_os(var) {
-        Some(dir) => {
-            let dir = PathBuf::from(dir);
-            assert!(
-                dir.join("meta.json").is_file(),
-                "{var}={} is set but {}/meta.json is missing",
-                dir.display(),
-                dir.display()
-            );
-            Some(dir)
-        }
-        None => {
-            let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../../shared/fixtures")
-                .join(name);
-            if dir.join("meta.json").is_file() {
-                Some(dir)
-            } else {
-                println!(
-                    "note: {var} unset and {} absent: fixture test skipped",
-                    dir.display()
-                );
-                None
-            }
-        }
-    }
-}
+use twinscan_testkit::{fixture_dir, read_json, read_npy};
 
 fn meta(dir: &Path) -> Value {
-    let text = std::fs::read_to_string(dir.join("meta.json")).expect("read meta.json");
-    serde_json::from_str(&text).expect("parse meta.json")
+    read_json(&dir.join("meta.json"))
 }
 
 fn num(v: &Value, key: &str) -> f64 {
@@ -60,7 +29,7 @@ fn num(v: &Value, key: &str) -> f64 {
 }
 
 fn npy(dir: &Path, file: &str) -> ArrayD<f32> {
-    read_npy(dir.join(file)).unwrap_or_else(|e| panic!("{}/{file}: {e}", dir.display()))
+    read_npy(&dir.join(file))
 }
 
 fn tensor<const D: usize>(a: &ArrayD<f32>, device: &Device) -> Tensor<D> {
@@ -120,10 +89,7 @@ impl LossFixture {
     fn read(dir: &Path) -> Self {
         let meta = meta(dir);
         let (n, d) = (num(&meta, "n") as usize, num(&meta, "d") as usize);
-        let expected: Value = serde_json::from_str(
-            &std::fs::read_to_string(dir.join("expected.json")).expect("read expected.json"),
-        )
-        .expect("parse expected.json");
+        let expected = read_json(&dir.join("expected.json"));
         let [z1, z2, grad_z1] = ["z1.npy", "z2.npy", "grad_z1.npy"].map(|f| {
             let a = npy(dir, f);
             assert_eq!(a.shape(), [n, d], "{f} shape vs meta.json");
