@@ -7,8 +7,8 @@ Run once per albumentations version (venvs outside the repo):
         "albumentations==1.3.1" "numpy<2" "opencv-python-headless<4.11"     # OpenCV 4.10
     python3 -m venv /work/venvs/alb208 && /work/venvs/alb208/bin/pip install albumentations==2.0.8
                                                                             # OpenCV 5.0
-    /work/venvs/alb131/bin/python scripts/augment_fixtures.py tests/data/augment
-    /work/venvs/alb208/bin/python scripts/augment_fixtures.py tests/data/augment
+    /work/venvs/alb131/bin/python scripts/augment_fixtures.py crates/augment/tests/data
+    /work/venvs/alb208/bin/python scripts/augment_fixtures.py crates/augment/tests/data
 
 Writes <out>/v1/ (1.3.1) or <out>/v2/ (2.0.8): input_*.npy (float32, C order), one output
 .npy per case, and cases.json mapping each case to its input, transform and the FIXED random

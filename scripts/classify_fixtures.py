@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reference numbers for twinscan-classify's tests (metrics, report, loss).
 
-Writes small fixtures under tests/data/classify/ (committed):
+Writes small fixtures under crates/classify/tests/data/ (committed):
 
 - predictions.csv        a tiny test split in twinscan's predictions.csv layout
                          (scan,patient,slice,structure,label,prob); label 0 = unknown
@@ -30,7 +30,7 @@ import torch
 from sklearn.metrics import confusion_matrix, f1_score, roc_auc_score
 from sklearn.exceptions import UndefinedMetricWarning
 
-OUT = os.path.join("tests", "data", "classify")
+OUT = os.path.join("crates", "classify", "tests", "data")
 THRESHOLD = 0.5  # predicted positive iff prob > threshold (argmax of the logit pair)
 
 

@@ -15,34 +15,17 @@ use twinscan_classify::head::Mode;
 use twinscan_classify::report::{metrics_from_predictions, read_metrics};
 use twinscan_classify::train::{TrainConfig, files as run_files, train_and_evaluate};
 use twinscan_data::prepared::Prepared;
-use twinscan_data::synth::{SynthConfig, write_prepared_cohort};
 use twinscan_models::burn::tensor::Device;
-use twinscan_models::{BackboneInit, DeviceSpec, device_name};
+use twinscan_models::{BackboneInit, device_name};
 use twinscan_ssl::pretrain::{PretrainRun, files, pretrain, pretrain_until};
 use twinscan_ssl::{LrScaling, PretrainConfig};
+use twinscan_testkit::cohort::PRETRAIN;
+use twinscan_testkit::devices::parity_devices;
+use twinscan_testkit::tiny;
 
-const ENV: &str = "TWINSCAN_PARITY_DEVICES";
-
-fn devices() -> Vec<(String, Device)> {
-    let Ok(list) = std::env::var(ENV) else {
-        eprintln!("note: {ENV} unset: no accelerator to run the pretraining and classification on");
-        return vec![];
-    };
-    list.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            let spec = DeviceSpec::parse_from(s, ENV).unwrap_or_else(|e| panic!("{e}"));
-            (
-                s.to_string(),
-                spec.device().unwrap_or_else(|e| panic!("{e}")),
-            )
-        })
-        .collect()
-}
-
-/// The shapes of `crates/ssl/tests/device_step.rs` (ResNet-10, 1 × 64², batch 16), so that
-/// the kernels compiled (and autotuned) there are reused here.
+/// The tiny pretraining of `crates/ssl/tests/pretrain.rs` (`twinscan_testkit::tiny`), in the
+/// shapes of `crates/ssl/tests/device_step.rs` (ResNet-10, 1 × 64², batch 16), so that the
+/// kernels compiled (and autotuned) there are reused here.
 fn pretrain_config() -> PretrainConfig {
     PretrainConfig {
         input: twinscan_classify::EncoderInput {
@@ -50,43 +33,34 @@ fn pretrain_config() -> PretrainConfig {
             in_channels: 1,
             image_size: 64,
         },
-        augment: "only:blur".into(),
-        projector: "512-128-128".parse().unwrap(),
+        augment: tiny::pretrain::AUGMENT.into(),
+        projector: tiny::pretrain::PROJECTOR.parse().unwrap(),
         epochs: 2,
-        batch_size: 16,
-        max_steps_per_epoch: Some(4),
+        batch_size: tiny::BATCH_SIZE,
+        max_steps_per_epoch: Some(tiny::pretrain::STEPS_PER_EPOCH),
         lr_scaling: LrScaling::Fixed(1.0),
         lars: twinscan_ssl::LarsConfig {
-            lr_weights: 2.0,
-            lr_biases: 0.005,
+            lr_weights: tiny::pretrain::LR_WEIGHTS,
+            lr_biases: tiny::pretrain::LR_BIASES,
             ..Default::default()
         },
         warmup_epochs: 0,
         knn_every: 2,
         knn_k: 5,
-        seed: 11,
+        seed: tiny::pretrain::SEED,
         ..PretrainConfig::study()
     }
 }
 
 #[test]
 fn pretraining_resume_and_classification_run_on_the_device() {
-    for (name, device) in devices() {
+    let devices = parity_devices("no accelerator to run the pretraining and classification on");
+    for (name, device) in devices {
         println!("device {name}: {}", device_name(&device));
         let tmp = tempfile::tempdir().unwrap();
-        let cohort = write_prepared_cohort(
-            &tmp.path().join("cohort"),
-            &SynthConfig {
-                scans: 4,
-                size: 64,
-                seed: 3,
-                ..SynthConfig::default()
-            },
-            64,
-        )
-        .unwrap();
-        let encoder = pretraining(&name, &device, &cohort, &tmp.path().join("bt"));
-        classification(&name, &device, &cohort, &encoder, &tmp.path().join("cls"));
+        let cohort = PRETRAIN.shared();
+        let encoder = pretraining(&name, &device, cohort, &tmp.path().join("bt"));
+        classification(&name, &device, cohort, &encoder, &tmp.path().join("cls"));
     }
 }
 
@@ -147,9 +121,9 @@ fn classification(name: &str, device: &Device, cohort: &Path, encoder: &Path, ou
         init: BackboneInit::Barlow(encoder.to_path_buf()),
         mode: Mode::Finetune,
         epochs: 2,
-        batch_size: 16,
-        max_steps_per_epoch: Some(3),
-        eval_batch_size: 64,
+        batch_size: tiny::BATCH_SIZE,
+        max_steps_per_epoch: Some(tiny::classify::STEPS_PER_EPOCH),
+        eval_batch_size: tiny::classify::EVAL_BATCH_SIZE,
         ..TrainConfig::study()
     };
     config.metrics.bootstrap.replicates = 20;

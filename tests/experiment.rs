@@ -7,8 +7,8 @@ use std::fs;
 use std::path::Path;
 
 use twinscan::experiment::{GridEvent, GridFile, GridOptions, run_grid};
-use twinscan_data::synth::{SynthConfig, write_prepared_cohort};
 use twinscan_models::burn::tensor::Device;
+use twinscan_testkit::Cohort;
 
 const GRID: &str = r#"
 name = "tiny"
@@ -73,18 +73,7 @@ fn run(grid: &twinscan::experiment::Grid, max: Option<usize>, c: &mut Counts) ->
 #[test]
 fn a_grid_runs_resumes_and_writes_the_tables() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = write_prepared_cohort(
-        tmp.path(),
-        &SynthConfig {
-            scans: 5,
-            size: 64,
-            seed: 9,
-            ..SynthConfig::default()
-        },
-        64,
-    )
-    .unwrap();
-    assert_no_patient_in_two_splits(&twinscan_data::prepared::Prepared::open(&data).unwrap());
+    let data = Cohort::new(5, 64, 9).write(tmp.path());
     let out = tmp.path().join("grid");
     let file = GridFile::parse(GRID, Path::new("tiny.toml"), tmp.path()).unwrap();
     let grid = file.expand(&data, &out, Path::new("tiny.toml")).unwrap();
@@ -197,15 +186,7 @@ fn run_dirs(grid: &twinscan::experiment::Grid) -> Vec<std::path::PathBuf> {
 #[test]
 fn a_reprepared_dataset_or_changed_grid_reruns_what_changed() {
     let tmp = tempfile::tempdir().unwrap();
-    let synth = SynthConfig {
-        scans: 5,
-        size: 64,
-        seed: 4,
-        ..SynthConfig::default()
-    };
-    let data = write_prepared_cohort(tmp.path(), &synth, 64).unwrap();
-    let prepared = twinscan_data::prepared::Prepared::open(&data).unwrap();
-    assert_no_patient_in_two_splits(&prepared);
+    let data = Cohort::new(5, 64, 4).write(tmp.path());
     let out = tmp.path().join("grid");
     let origin = Path::new("tiny.toml");
     let small = GRID.replace("seeds = [0, 1]", "seeds = [0]");
@@ -318,25 +299,10 @@ fn a_reprepared_dataset_or_changed_grid_reruns_what_changed() {
     }
 }
 
-fn assert_no_patient_in_two_splits(data: &twinscan_data::prepared::Prepared) {
-    let leaks = data.patients_in_several_splits();
-    assert!(leaks.is_empty(), "patients in two splits: {leaks:?}");
-}
-
 #[test]
 fn grid_protocol_pretraining_seeds_and_continuations() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = write_prepared_cohort(
-        tmp.path(),
-        &SynthConfig {
-            scans: 4,
-            size: 64,
-            seed: 2,
-            ..SynthConfig::default()
-        },
-        64,
-    )
-    .unwrap();
+    let data = Cohort::new(4, 64, 2).write(tmp.path());
     let text = format!(
         "{}\n{}",
         GRID.replace(
@@ -396,17 +362,7 @@ fn grid_protocol_pretraining_seeds_and_continuations() {
 #[test]
 fn shipped_grids_expand_and_the_study_grid_is_the_studys_protocol() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = write_prepared_cohort(
-        tmp.path(),
-        &SynthConfig {
-            scans: 3,
-            size: 48,
-            seed: 1,
-            ..SynthConfig::default()
-        },
-        48,
-    )
-    .unwrap();
+    let data = Cohort::new(3, 48, 1).slices(48).write(tmp.path());
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/configs");
     for name in ["quick.toml", "demo.toml", "study.toml"] {
         let path = root.join(name);
@@ -463,17 +419,7 @@ fn shipped_grids_expand_and_the_study_grid_is_the_studys_protocol() {
 #[test]
 fn a_vicreg_column_runs() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = write_prepared_cohort(
-        tmp.path(),
-        &SynthConfig {
-            scans: 4,
-            size: 64,
-            seed: 5,
-            ..SynthConfig::default()
-        },
-        64,
-    )
-    .unwrap();
+    let data = Cohort::new(4, 64, 5).write(tmp.path());
     let text = GRID
         .replace("seeds = [0, 1]", "seeds = [0]")
         .replace("epochs = 2\nbatch_size = 16", "epochs = 1\nbatch_size = 16")

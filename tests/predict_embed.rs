@@ -15,8 +15,10 @@ use twinscan_classify::report::{read_metrics, read_predictions};
 use twinscan_classify::train::{TrainConfig, train_and_evaluate};
 use twinscan_data::prepared::Prepared;
 use twinscan_data::split::Split;
-use twinscan_data::synth::{SynthConfig, SynthFormat, write_cohort, write_prepared_cohort};
+use twinscan_data::synth::{SynthConfig, SynthFormat, write_cohort};
 use twinscan_models::burn::tensor::Device;
+use twinscan_testkit::cohort::{CLASSIFY, PRETRAIN};
+use twinscan_testkit::tiny;
 
 fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).unwrap();
@@ -40,9 +42,9 @@ fn tiny_run(data: &Path, out: &Path) {
         },
         mode: Mode::Finetune,
         epochs: 1,
-        batch_size: 16,
+        batch_size: tiny::BATCH_SIZE,
         max_steps_per_epoch: Some(2),
-        eval_batch_size: 64,
+        eval_batch_size: tiny::classify::EVAL_BATCH_SIZE,
         ..TrainConfig::study()
     };
     cfg.metrics.bootstrap.replicates = 50;
@@ -79,13 +81,7 @@ fn read_predict_csv(path: &Path) -> (Vec<String>, Rows) {
 #[test]
 fn a_run_s_model_predicts_new_scans_and_its_encoder_embeds_the_dataset() {
     let tmp = tempfile::tempdir().unwrap();
-    let synth = SynthConfig {
-        scans: 5,
-        size: 64,
-        seed: 5,
-        ..SynthConfig::default()
-    };
-    let data = write_prepared_cohort(tmp.path(), &synth, 64).unwrap();
+    let data = CLASSIFY.write(tmp.path());
     let run = tmp.path().join("run");
     tiny_run(&data, &run);
     assert!(run.join(MODEL_FILE).is_file());
@@ -309,23 +305,17 @@ fn a_run_s_model_predicts_new_scans_and_its_encoder_embeds_the_dataset() {
 #[test]
 fn a_pretrained_encoder_records_what_it_expects() {
     let tmp = tempfile::tempdir().unwrap();
-    let synth = SynthConfig {
-        scans: 4,
-        size: 64,
-        seed: 3,
-        ..SynthConfig::default()
-    };
-    let data = write_prepared_cohort(tmp.path(), &synth, 64).unwrap();
+    let data = PRETRAIN.write(tmp.path());
     let config = twinscan_ssl::PretrainConfig {
         input: twinscan_classify::EncoderInput {
             arch: twinscan_models::Arch::ResNet10,
             in_channels: 1,
             image_size: 64,
         },
-        augment: "only:blur".into(),
+        augment: tiny::pretrain::AUGMENT.into(),
         projector: "512-64-64".parse().unwrap(),
         epochs: 1,
-        batch_size: 16,
+        batch_size: tiny::BATCH_SIZE,
         max_steps_per_epoch: Some(1),
         warmup_epochs: 0,
         knn_every: 0,

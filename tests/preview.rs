@@ -3,19 +3,13 @@
 
 use twinscan::augment::Pipeline;
 use twinscan::data::png_io::read_png_gray;
-use twinscan::data::synth::{SynthConfig, write_prepared_cohort};
 use twinscan::preview::{PreviewSource, preview_tiles, write_grid};
+use twinscan_testkit::Cohort;
 
 #[test]
 fn a_dataset_slice_previews_into_a_grid_png() {
     let tmp = tempfile::tempdir().unwrap();
-    let cfg = SynthConfig {
-        scans: 2,
-        size: 48,
-        seed: 3,
-        ..SynthConfig::default()
-    };
-    let data = write_prepared_cohort(tmp.path(), &cfg, 64).unwrap();
+    let data = Cohort::new(2, 48, 3).write(tmp.path());
     let (input, what) = PreviewSource::Dataset {
         dir: data.clone(),
         row: 3,

@@ -193,11 +193,11 @@ fn foreign_or_inconsistent_files_are_refused_by_name() {
 /// the same shape, and nothing else but the head.
 #[test]
 fn model_file_keys_match_the_torchvision_fixture() {
-    let Ok(dir) = std::env::var("TWINSCAN_RESNET_FIXTURE") else {
-        eprintln!("TWINSCAN_RESNET_FIXTURE not set: skipped");
+    let Some(dir) = twinscan_testkit::fixture_dir("TWINSCAN_RESNET_FIXTURE", "torchvision-resnet")
+    else {
         return;
     };
-    let fixture = Path::new(&dir).join("weights.safetensors");
+    let fixture = dir.join("weights.safetensors");
     assert!(fixture.is_file(), "{} missing", fixture.display());
     let mut expected: BTreeMap<String, Vec<usize>> = shapes(&fixture)
         .into_iter()

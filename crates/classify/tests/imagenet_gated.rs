@@ -2,54 +2,32 @@
 //! its own 14-class `fc` loads into the classifier's encoder (the `fc` ignored), and the frozen
 //! classifier's encoder reproduces torchvision's eval-mode pooled features.
 //!
-//! Gated on `TWINSCAN_RESNET_FIXTURE` (set by .ci/run to ../shared/fixtures/torchvision-resnet):
-//! unset → a printed note and an early return; set → missing or wrong files fail.
+//! Gated on `TWINSCAN_RESNET_FIXTURE` (set by .ci/run to ../shared/fixtures/torchvision-resnet;
+//! `twinscan_testkit::fixture_dir`): set → missing or wrong files fail; unset → that default
+//! folder if present, else a printed note and an early return.
 //! Tolerance: 1e-4 relative, 1e-3 absolute for |reference| < 1e-2.
 
-use std::path::PathBuf;
-
 use burn::tensor::{Device, Tensor, TensorData};
-use ndarray::ArrayD;
-use ndarray_npy::read_npy;
 use twinscan_classify::classifier::ClassifierConfig;
 use twinscan_classify::head::{BackboneInit, Mode};
 use twinscan_models::{BlockKind, ResNetConfig};
-
-const ENV: &str = "TWINSCAN_RESNET_FIXTURE";
-
-fn fixture_dir() -> Option<PathBuf> {
-    match std::env::var_os(ENV) {
-        Some(v) if !v.is_empty() => Some(PathBuf::from(v)),
-        _ => {
-            eprintln!("note: {ENV} unset: imagenet:FILE against torchvision not checked");
-            None
-        }
-    }
-}
-
-fn npy(path: PathBuf) -> ArrayD<f32> {
-    read_npy::<_, ArrayD<f32>>(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
-}
+use twinscan_testkit::{fixture_dir, read_json, read_npy};
 
 #[test]
 fn imagenet_checkpoint_features_match_torchvision() {
-    let Some(dir) = fixture_dir() else { return };
-    let meta_path = dir.join("meta.json");
-    let meta: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(&meta_path)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}", meta_path.display())),
-    )
-    .unwrap_or_else(|e| panic!("{} is not JSON: {e}", meta_path.display()));
+    let Some(dir) = fixture_dir("TWINSCAN_RESNET_FIXTURE", "torchvision-resnet") else {
+        return;
+    };
+    let meta = read_json(&dir.join("meta.json"));
     let block: BlockKind = serde_json::from_value(meta["block"].clone()).expect("meta block");
     let layers: [usize; 4] = serde_json::from_value(meta["layers"].clone()).expect("meta layers");
     let in_channels = meta["in_channels"].as_u64().expect("meta in_channels") as usize;
     let encoder = ResNetConfig::new(block, layers).with_in_channels(in_channels);
 
-    let input = npy(dir.join("input.npy"));
+    let input = read_npy(&dir.join("input.npy"));
     let shape: [usize; 4] = input.shape().try_into().expect("input.npy must be 4-D");
     let input: Vec<f32> = input.as_standard_layout().iter().copied().collect();
-    let expected = npy(dir.join("features_eval.npy"));
+    let expected = read_npy(&dir.join("features_eval.npy"));
     let expected: Vec<f32> = expected.as_standard_layout().iter().copied().collect();
 
     let device = Device::flex().autodiff();

@@ -1,4 +1,4 @@
-//! Masked losses against PyTorch (tests/data/classify/loss_fixture.json, written by
+//! Masked losses against PyTorch (crates/classify/tests/data/loss_fixture.json, written by
 //! scripts/classify_fixtures.py in float64 from float32 inputs), and the unknown-label
 //! invariances, on `Device::flex().autodiff()`.
 //!
@@ -14,9 +14,9 @@ use twinscan_classify::loss::{
 };
 
 fn fixture() -> Value {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/data/classify/loss_fixture.json");
-    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    twinscan_testkit::read_json(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/loss_fixture.json"),
+    )
 }
 
 fn matrix(v: &Value) -> (Vec<f32>, [usize; 2]) {

@@ -1,4 +1,4 @@
-//! Metrics against scikit-learn / numpy reference values (tests/data/classify, written by
+//! Metrics against scikit-learn / numpy reference values (crates/classify/tests/data, written by
 //! scripts/classify_fixtures.py). Tolerance 1e-6 (the values agree to ~1e-15).
 
 use std::path::PathBuf;
@@ -11,7 +11,7 @@ use twinscan_classify::metrics::{
 const TOL: f64 = 1e-6;
 
 fn fixture_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/classify")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data")
 }
 
 struct Row {
@@ -43,8 +43,7 @@ fn rows() -> Vec<Row> {
 }
 
 fn expected() -> Value {
-    let text = std::fs::read_to_string(fixture_dir().join("metrics_expected.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
+    twinscan_testkit::read_json(&fixture_dir().join("metrics_expected.json"))
 }
 
 /// JSON null = NaN (undefined).

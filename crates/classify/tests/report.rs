@@ -3,7 +3,6 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
 use twinscan_classify::ClassifyError;
 use twinscan_classify::metrics::{Confusion, Interval, MetricsConfig, StructureMetrics};
 use twinscan_classify::report::{
@@ -13,7 +12,7 @@ use twinscan_classify::report::{
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/data/classify")
+        .join("tests/data")
         .join(name)
 }
 
@@ -87,9 +86,7 @@ fn metrics_csv_is_reproducible_from_predictions_csv() {
     }
 
     // And the point values are sklearn's.
-    let exp: Value =
-        serde_json::from_str(&fs::read_to_string(fixture("metrics_expected.json")).unwrap())
-            .unwrap();
+    let exp = twinscan_testkit::read_json(&fixture("metrics_expected.json"));
     for m in &back {
         let e = &exp["metrics"][&m.structure]["threshold_0.5"];
         let f1 = e["f1"].as_f64().unwrap_or(f64::NAN);

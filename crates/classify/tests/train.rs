@@ -2,8 +2,6 @@
 //! that `predictions.csv` reproduces, frozen vs finetuned, and bad input leaving nothing.
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use burn::tensor::Device;
 use twinscan_classify::head::Mode;
@@ -11,28 +9,8 @@ use twinscan_classify::report::{metrics_from_predictions, read_metrics, read_pre
 use twinscan_classify::train::{TrainConfig, files, read_result, train_and_evaluate};
 use twinscan_data::prepared::Prepared;
 use twinscan_data::split::Split;
-use twinscan_data::synth::{SynthConfig, write_prepared_cohort};
-
-fn cohort() -> &'static Path {
-    static DIR: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    &DIR.get_or_init(|| {
-        let tmp = tempfile::tempdir().unwrap();
-        let cfg = SynthConfig {
-            scans: 5,
-            size: 64,
-            seed: 5,
-            ..SynthConfig::default()
-        };
-        let prepared = write_prepared_cohort(tmp.path(), &cfg, 64).unwrap();
-        // Two scans of one synthetic patient (patients.csv) never land in two splits.
-        let leaks = Prepared::open(&prepared)
-            .unwrap()
-            .patients_in_several_splits();
-        assert!(leaks.is_empty(), "patients in two splits: {leaks:?}");
-        (tmp, prepared)
-    })
-    .1
-}
+use twinscan_testkit::cohort::CLASSIFY;
+use twinscan_testkit::tiny as shared;
 
 fn tiny(mode: Mode) -> TrainConfig {
     let mut c = TrainConfig {
@@ -43,9 +21,9 @@ fn tiny(mode: Mode) -> TrainConfig {
         },
         mode,
         epochs: 2,
-        batch_size: 16,
-        max_steps_per_epoch: Some(3),
-        eval_batch_size: 64,
+        batch_size: shared::BATCH_SIZE,
+        max_steps_per_epoch: Some(shared::classify::STEPS_PER_EPOCH),
+        eval_batch_size: shared::classify::EVAL_BATCH_SIZE,
         ..TrainConfig::study()
     };
     c.metrics.bootstrap.replicates = 50;
@@ -58,7 +36,7 @@ fn a_run_writes_held_out_outputs_that_reproduce() {
     let out = tmp.path().join("runs/random-finetune/seed-0");
     let mut epochs_seen = 0;
     let outcome = train_and_evaluate(
-        cohort(),
+        CLASSIFY.shared(),
         &out,
         &tiny(Mode::Finetune),
         &Device::flex(),
@@ -89,7 +67,7 @@ fn a_run_writes_held_out_outputs_that_reproduce() {
     assert_eq!(siblings, vec!["seed-0"]);
 
     // predictions.csv: every test slice × structure, unknown labels included as 0.
-    let data = Prepared::open(cohort()).unwrap();
+    let data = Prepared::open(CLASSIFY.shared()).unwrap();
     let test = data.indices(Split::Test);
     let rows = read_predictions(&out.join(files::PREDICTIONS)).unwrap();
     assert_eq!(rows.len(), test.len() * data.structures().len());
@@ -140,7 +118,7 @@ fn a_run_writes_held_out_outputs_that_reproduce() {
 fn frozen_runs_train_only_the_head() {
     let tmp = tempfile::tempdir().unwrap();
     let frozen = train_and_evaluate(
-        cohort(),
+        CLASSIFY.shared(),
         &tmp.path().join("frozen"),
         &tiny(Mode::Frozen),
         &Device::flex(),
@@ -161,7 +139,8 @@ fn bad_input_leaves_nothing_behind() {
     let out = tmp.path().join("run");
     let mut cfg = tiny(Mode::Frozen);
     cfg.init = "barlow:/no/such/encoder.safetensors".parse().unwrap();
-    let e = train_and_evaluate(cohort(), &out, &cfg, &Device::flex(), &mut |_| {}).unwrap_err();
+    let e = train_and_evaluate(CLASSIFY.shared(), &out, &cfg, &Device::flex(), &mut |_| {})
+        .unwrap_err();
     assert!(
         e.to_string().contains("/no/such/encoder.safetensors"),
         "{e}"
@@ -184,7 +163,8 @@ fn bad_input_leaves_nothing_behind() {
     // Invalid settings are refused before any work.
     let mut cfg = tiny(Mode::Frozen);
     cfg.batch_size = 1;
-    let e = train_and_evaluate(cohort(), &out, &cfg, &Device::flex(), &mut |_| {}).unwrap_err();
+    let e = train_and_evaluate(CLASSIFY.shared(), &out, &cfg, &Device::flex(), &mut |_| {})
+        .unwrap_err();
     assert!(e.to_string().contains("batch_size"), "{e}");
     assert!(!out.exists());
     // A diverging run (a learning rate of 1e30) stops with a NonFinite error, not a
@@ -195,7 +175,8 @@ fn bad_input_leaves_nothing_behind() {
         momentum: 0.9,
         cosine: false,
     };
-    let e = train_and_evaluate(cohort(), &out, &cfg, &Device::flex(), &mut |_| {}).unwrap_err();
+    let e = train_and_evaluate(CLASSIFY.shared(), &out, &cfg, &Device::flex(), &mut |_| {})
+        .unwrap_err();
     assert!(
         matches!(
             e,

@@ -19,29 +19,18 @@
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Distribution, Tensor};
-use twinscan_models::{DeviceSpec, ProjectorConfig, ResNetConfig, device_name};
+use twinscan_models::{ProjectorConfig, ResNetConfig, device_name};
 use twinscan_ssl::{BarlowTwinsLossConfig, BarlowTwinsModel, LarsConfig, Trainer};
+use twinscan_testkit::devices::parity_devices;
+use twinscan_testkit::tiny::{BATCH_SIZE, IMAGE_SIZE};
 
-const ENV: &str = "TWINSCAN_PARITY_DEVICES";
 const LOSS_REL_TOL: f64 = 1e-4;
 const TENSOR_REL_TOL: f64 = 1e-3;
 
 /// The devices named in `TWINSCAN_PARITY_DEVICES` (flex itself excluded: it is the reference).
 fn devices() -> Vec<(String, Device)> {
-    let Ok(list) = std::env::var(ENV) else {
-        eprintln!("note: {ENV} unset: no accelerator to compare the training step with");
-        return vec![];
-    };
-    list.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            let spec = DeviceSpec::parse_from(s, ENV).unwrap_or_else(|e| panic!("{e}"));
-            (
-                s.to_string(),
-                spec.device().unwrap_or_else(|e| panic!("{e}")),
-            )
-        })
+    parity_devices("no accelerator to compare the training step with")
+        .into_iter()
         .filter(|(_, d)| *d != Device::flex())
         .collect()
 }
@@ -146,7 +135,7 @@ fn step_matches_flex(name: &str, base: Device) {
     let parameter_sizes: Vec<usize> = parameters(&reference).iter().map(Vec::len).collect();
     let other = reference.clone().fork(&dev);
     // Two correlated views of one batch, 16 × 1 × 64² (the CI pretraining's shapes).
-    let shape = [16, 1, 64, 64];
+    let shape = [BATCH_SIZE, 1, IMAGE_SIZE, IMAGE_SIZE];
     let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &flex);
     let y1 = x.clone() + Tensor::random(shape, Distribution::Normal(0.0, 0.3), &flex);
     let y2 = x + Tensor::random(shape, Distribution::Normal(0.0, 0.3), &flex);

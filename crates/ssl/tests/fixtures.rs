@@ -1,56 +1,25 @@
 //! Gated tests against reference numbers computed in float64 outside this project
 //! (`../shared/fixtures/{barlow,lars,vicreg}`; see the shared README).
 //!
-//! `TWINSCAN_BARLOW_FIXTURE` / `TWINSCAN_LARS_FIXTURE` / `TWINSCAN_VICREG_FIXTURE` name the folders. When a variable is set,
-//! a missing or mismatching fixture fails the test; when it is unset, the default folder beside
-//! the workspace is used if present, else the test prints a note and returns.
+//! `TWINSCAN_BARLOW_FIXTURE` / `TWINSCAN_LARS_FIXTURE` / `TWINSCAN_VICREG_FIXTURE` name the
+//! folders (`twinscan_testkit::fixture_dir`). When a variable is set, a missing or mismatching
+//! fixture fails the test; when it is unset, the default folder beside the workspace is used
+//! if present, else the test prints a note and returns.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use burn::module::{Module, Param};
 use burn::optim::{GradientsParams, Optimizer};
 use burn::tensor::{Device, Tensor, TensorData};
 use ndarray::ArrayD;
-use ndarray_npy::read_npy;
 use serde_json::Value;
 use twinscan_ssl::{
     BarlowTwinsLossConfig, CorrelationStrategy, LarsConfig, LarsState, VicRegLossConfig,
 };
-
-/// Resolves a fixture folder: `Some(dir)` to test, `None` to skip (variable unset and default
-/// absent). Panics (fails) when the variable is set but the folder has no `meta.json`.
-fn fixture_dir(var: &str, name: &str) -> Option<PathBuf> {
-    match std::env::var_os(var) {
-        Some(dir) => {
-            let dir = PathBuf::from(dir);
-            assert!(
-                dir.join("meta.json").is_file(),
-                "{var}={} is set but {}/meta.json is missing",
-                dir.display(),
-                dir.display()
-            );
-            Some(dir)
-        }
-        None => {
-            let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../../shared/fixtures")
-                .join(name);
-            if dir.join("meta.json").is_file() {
-                Some(dir)
-            } else {
-                println!(
-                    "note: {var} unset and {} absent: fixture test skipped",
-                    dir.display()
-                );
-                None
-            }
-        }
-    }
-}
+use twinscan_testkit::{fixture_dir, read_json, read_npy};
 
 fn meta(dir: &Path) -> Value {
-    let text = std::fs::read_to_string(dir.join("meta.json")).expect("read meta.json");
-    serde_json::from_str(&text).expect("parse meta.json")
+    read_json(&dir.join("meta.json"))
 }
 
 fn num(v: &Value, key: &str) -> f64 {
@@ -60,7 +29,7 @@ fn num(v: &Value, key: &str) -> f64 {
 }
 
 fn npy(dir: &Path, file: &str) -> ArrayD<f32> {
-    read_npy(dir.join(file)).unwrap_or_else(|e| panic!("{}/{file}: {e}", dir.display()))
+    read_npy(&dir.join(file))
 }
 
 fn tensor<const D: usize>(a: &ArrayD<f32>, device: &Device) -> Tensor<D> {
@@ -120,10 +89,7 @@ impl LossFixture {
     fn read(dir: &Path) -> Self {
         let meta = meta(dir);
         let (n, d) = (num(&meta, "n") as usize, num(&meta, "d") as usize);
-        let expected: Value = serde_json::from_str(
-            &std::fs::read_to_string(dir.join("expected.json")).expect("read expected.json"),
-        )
-        .expect("parse expected.json");
+        let expected = read_json(&dir.join("expected.json"));
         let [z1, z2, grad_z1] = ["z1.npy", "z2.npy", "grad_z1.npy"].map(|f| {
             let a = npy(dir, f);
             assert_eq!(a.shape(), [n, d], "{f} shape vs meta.json");
@@ -137,6 +103,47 @@ impl LossFixture {
             grad_z1,
         }
     }
+
+    /// Runs a loss on `z1` (with a gradient) and `z2` for each correlation strategy and checks
+    /// every term it returns (`loss` first, named as in `expected.json`) and the gradient with
+    /// respect to `z1` within [`TOL`] (`test` names the output lines).
+    fn check(
+        &self,
+        test: &str,
+        forward: impl Fn(CorrelationStrategy, Tensor<2>, Tensor<2>) -> Vec<(&'static str, Tensor<1>)>,
+    ) {
+        let device = Device::flex().autodiff();
+        let want: Vec<f32> = self.grad_z1.iter().copied().collect();
+        for strategy in [
+            CorrelationStrategy::Gram,
+            CorrelationStrategy::CrossCorrelation,
+        ] {
+            let t1: Tensor<2> = tensor(&self.z1, &device).require_grad();
+            let terms = forward(strategy, t1.clone(), tensor(&self.z2, &device));
+            assert_eq!(terms[0].0, "loss", "the loss comes first");
+            let grads = terms[0].1.backward();
+            let grad = values(t1.grad(&grads).expect("gradient of z1"));
+            let mut errs: Vec<(&str, f64)> = terms
+                .into_iter()
+                .map(|(name, t)| {
+                    let got = t.into_scalar::<f32>() as f64;
+                    (name, rel(got, num(&self.expected, name)))
+                })
+                .collect();
+            errs.push(("grad_z1", max_rel(&grad, &want)));
+            println!(
+                "{test} {strategy:?}: relative errors {errs:?}; grad_z1 element-wise \
+                 (entries >= 1% of max) {:e}",
+                max_rel_elementwise(&grad, &want)
+            );
+            for (what, err) in errs {
+                assert!(
+                    err <= TOL,
+                    "{strategy:?}: {what} relative error {err:e} > {TOL:e}"
+                );
+            }
+        }
+    }
 }
 
 #[test]
@@ -144,54 +151,24 @@ fn barlow_loss_fixture() {
     let Some(dir) = fixture_dir("TWINSCAN_BARLOW_FIXTURE", "barlow") else {
         return;
     };
-    let LossFixture {
-        meta: m,
-        expected,
-        z1,
-        z2,
-        grad_z1: g1,
-    } = LossFixture::read(&dir);
-
-    let device = Device::flex().autodiff();
-    for strategy in [
-        CorrelationStrategy::Gram,
-        CorrelationStrategy::CrossCorrelation,
-    ] {
-        let loss = BarlowTwinsLossConfig {
-            lambda: num(&m, "lambd"),
-            eps: num(&m, "eps"),
+    let fixture = LossFixture::read(&dir);
+    let m = &fixture.meta;
+    fixture.check("barlow_loss_fixture", |strategy, z1, z2| {
+        let out = BarlowTwinsLossConfig {
+            lambda: num(m, "lambd"),
+            eps: num(m, "eps"),
             strategy,
         }
         .init()
+        .unwrap()
+        .forward(z1, z2)
         .unwrap();
-        let t1: Tensor<2> = tensor(&z1, &device).require_grad();
-        let t2: Tensor<2> = tensor(&z2, &device);
-        let out = loss.forward(t1.clone(), t2).unwrap();
-        let grads = out.loss.backward();
-        let grad = values(t1.grad(&grads).expect("gradient of z1"));
-        let want: Vec<f32> = g1.iter().copied().collect();
-
-        let total = out.loss.into_scalar::<f32>() as f64;
-        let on = out.on_diag.into_scalar::<f32>() as f64;
-        let off = out.off_diag.into_scalar::<f32>() as f64;
-        let errs = [
-            ("loss", rel(total, num(&expected, "loss"))),
-            ("on_diag", rel(on, num(&expected, "on_diag"))),
-            ("off_diag", rel(off, num(&expected, "off_diag"))),
-            ("grad_z1", max_rel(&grad, &want)),
-        ];
-        println!(
-            "barlow_loss_fixture {strategy:?}: relative errors {errs:?}; grad_z1 element-wise \
-             (entries >= 1% of max) {:e}",
-            max_rel_elementwise(&grad, &want)
-        );
-        for (what, err) in errs {
-            assert!(
-                err <= TOL,
-                "{strategy:?}: {what} relative error {err:e} > {TOL:e}"
-            );
-        }
-    }
+        vec![
+            ("loss", out.loss),
+            ("on_diag", out.on_diag),
+            ("off_diag", out.off_diag),
+        ]
+    });
 }
 
 /// A module holding the fixture's parameters so that the test drives LARS through burn's
@@ -422,61 +399,25 @@ fn vicreg_loss_fixture() {
     let Some(dir) = fixture_dir("TWINSCAN_VICREG_FIXTURE", "vicreg") else {
         return;
     };
-    let LossFixture {
-        meta: m,
-        expected,
-        z1,
-        z2,
-        grad_z1: g1,
-    } = LossFixture::read(&dir);
-
-    let device = Device::flex().autodiff();
-    for strategy in [
-        CorrelationStrategy::Gram,
-        CorrelationStrategy::CrossCorrelation,
-    ] {
-        let loss = VicRegLossConfig {
-            sim_coeff: num(&m, "sim_coeff"),
-            std_coeff: num(&m, "std_coeff"),
-            cov_coeff: num(&m, "cov_coeff"),
-            eps: num(&m, "eps"),
+    let fixture = LossFixture::read(&dir);
+    let m = &fixture.meta;
+    fixture.check("vicreg_loss_fixture", |strategy, z1, z2| {
+        let out = VicRegLossConfig {
+            sim_coeff: num(m, "sim_coeff"),
+            std_coeff: num(m, "std_coeff"),
+            cov_coeff: num(m, "cov_coeff"),
+            eps: num(m, "eps"),
             strategy,
         }
         .init()
+        .unwrap()
+        .forward(z1, z2)
         .unwrap();
-        let t1: Tensor<2> = tensor(&z1, &device).require_grad();
-        let t2: Tensor<2> = tensor(&z2, &device);
-        let out = loss.forward(t1.clone(), t2).unwrap();
-        let grads = out.loss.backward();
-        let grad = values(t1.grad(&grads).expect("gradient of z1"));
-        let want: Vec<f32> = g1.iter().copied().collect();
-        let scalar = |t: Tensor<1>| t.into_scalar::<f32>() as f64;
-        let errs = [
-            ("loss", rel(scalar(out.loss), num(&expected, "loss"))),
-            (
-                "invariance",
-                rel(scalar(out.invariance), num(&expected, "invariance")),
-            ),
-            (
-                "variance",
-                rel(scalar(out.variance), num(&expected, "variance")),
-            ),
-            (
-                "covariance",
-                rel(scalar(out.covariance), num(&expected, "covariance")),
-            ),
-            ("grad_z1", max_rel(&grad, &want)),
-        ];
-        println!(
-            "vicreg_loss_fixture {strategy:?}: relative errors {errs:?}; grad_z1 element-wise \
-             (entries >= 1% of max) {:e}",
-            max_rel_elementwise(&grad, &want)
-        );
-        for (what, err) in errs {
-            assert!(
-                err <= TOL,
-                "{strategy:?}: {what} relative error {err:e} > {TOL:e}"
-            );
-        }
-    }
+        vec![
+            ("loss", out.loss),
+            ("invariance", out.invariance),
+            ("variance", out.variance),
+            ("covariance", out.covariance),
+        ]
+    });
 }

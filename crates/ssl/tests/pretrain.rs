@@ -3,41 +3,17 @@
 //! loadable, divergence stops with the last good checkpoint named, and bad input is refused.
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::Path;
 
 use burn::tensor::Device;
-use twinscan_data::synth::{SynthConfig, write_prepared_cohort};
 use twinscan_ssl::checkpoint;
 use twinscan_ssl::pretrain::{PretrainRun, files, pretrain};
 use twinscan_ssl::{LrScaling, PretrainConfig, SslError};
+use twinscan_testkit::cohort::PRETRAIN;
+use twinscan_testkit::tiny::{self as shared, pretrain as preset};
 
-/// One prepared cohort shared by the tests (4 scans, 64² slices).
-fn cohort() -> &'static Path {
-    static DIR: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    &DIR.get_or_init(|| {
-        let tmp = tempfile::tempdir().unwrap();
-        let cfg = SynthConfig {
-            scans: 4,
-            size: 64,
-            seed: 3,
-            ..SynthConfig::default()
-        };
-        let prepared = write_prepared_cohort(tmp.path(), &cfg, 64).unwrap();
-        // Two scans of one synthetic patient (patients.csv) never land in two splits.
-        let leaks = twinscan_data::prepared::Prepared::open(&prepared)
-            .unwrap()
-            .patients_in_several_splits();
-        assert!(leaks.is_empty(), "patients in two splits: {leaks:?}");
-        (tmp, prepared)
-    })
-    .1
-}
-
-/// A CPU-sized configuration: ResNet-10 at 64², projector 512-128-128, batch 16, 4 steps per
-/// epoch. The augmentation is `only:blur`: the full study pipeline (zoom ×1.75–2.5, 8 holes
-/// of 8×8, elastic) is built for 128² and leaves two 64² views nearly uncorrelated under a
-/// random ResNet, so its loss is dominated by batch noise over a handful of steps.
+/// The shared tiny pretraining (`twinscan_testkit::tiny::pretrain`: ResNet-10 at 64², `only:blur`,
+/// projector 512-128-128, batch 16, 4 steps per epoch).
 fn tiny(epochs: u64) -> PretrainConfig {
     PretrainConfig {
         input: twinscan_train::EncoderInput {
@@ -45,27 +21,26 @@ fn tiny(epochs: u64) -> PretrainConfig {
             in_channels: 1,
             image_size: 64,
         },
-        augment: "only:blur".into(),
-        projector: "512-128-128".parse().unwrap(),
+        augment: preset::AUGMENT.into(),
+        projector: preset::PROJECTOR.parse().unwrap(),
         epochs,
-        batch_size: 16,
-        max_steps_per_epoch: Some(4),
+        batch_size: shared::BATCH_SIZE,
+        max_steps_per_epoch: Some(preset::STEPS_PER_EPOCH),
         lr_scaling: LrScaling::Fixed(1.0),
-        // A relative update of ~0.2 % per step (η 0.001 × 2) so a few steps show learning.
         lars: twinscan_ssl::LarsConfig {
-            lr_weights: 2.0,
-            lr_biases: 0.005,
+            lr_weights: preset::LR_WEIGHTS,
+            lr_biases: preset::LR_BIASES,
             ..Default::default()
         },
         warmup_epochs: 0,
-        seed: 11,
+        seed: preset::SEED,
         ..PretrainConfig::study()
     }
 }
 
 fn run(out: &Path, config: PretrainConfig, resume: bool) -> PretrainRun {
     PretrainRun {
-        data: cohort().to_path_buf(),
+        data: PRETRAIN.shared().to_path_buf(),
         out: out.to_path_buf(),
         config,
         device: Device::flex(),
