@@ -1,5 +1,5 @@
 //! Terminal progress for the example binaries (indicatif), all in this one module: the
-//! `prepare` bar over scans, the `pretrain` bar over steps, and the grid's two bars (runs, and
+//! `prepare` bar over scans, the `pretrain` bar over steps, the `predict` bar over scans, and the grid's two bars (runs, and
 //! the current pretraining or run) with loss and throughput. Hidden bars (stderr not a
 //! terminal, e.g. CI logs, or `--quiet`) print one plain line per finished stage instead.
 
@@ -13,6 +13,8 @@ use twinscan_data::prepare::Progress;
 
 #[cfg(feature = "train")]
 use crate::experiment::GridEvent;
+#[cfg(feature = "train")]
+use crate::predict::PredictEvent;
 #[cfg(feature = "train")]
 use twinscan_classify::train;
 #[cfg(feature = "train")]
@@ -35,12 +37,21 @@ fn say_bar(bar: &ProgressBar, line: String) {
 pub struct PrepareProgress {
     bar: ProgressBar,
     slices: AtomicUsize,
-    input: PathBuf,
+    /// The input folder, named in the line announcing the scans found (`None`: no line).
+    input: Option<PathBuf>,
 }
 
 impl PrepareProgress {
-    /// A bar for preparing the scans under `input`.
+    /// A bar for preparing the scans under `input`, announcing how many were found.
     pub fn new(input: &Path) -> Self {
+        Self {
+            input: Some(input.to_path_buf()),
+            ..Self::bar_only()
+        }
+    }
+
+    /// The bar alone, without the line announcing the scans found (the quickstart's).
+    pub fn bar_only() -> Self {
         let bar = ProgressBar::new(0);
         bar.set_style(style(
             "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} scans, {msg}",
@@ -48,7 +59,7 @@ impl PrepareProgress {
         Self {
             bar,
             slices: AtomicUsize::new(0),
-            input: input.to_path_buf(),
+            input: None,
         }
     }
 
@@ -57,10 +68,12 @@ impl PrepareProgress {
         match p {
             Progress::Found { layout, total } => {
                 self.bar.set_length(total as u64);
-                say_bar(
-                    &self.bar,
-                    format!("{total} {layout} scans under {}", self.input.display()),
-                );
+                if let Some(input) = &self.input {
+                    say_bar(
+                        &self.bar,
+                        format!("{total} {layout} scans under {}", input.display()),
+                    );
+                }
             }
             Progress::ScanDone { slices, .. } => {
                 let s = self.slices.fetch_add(slices, Ordering::Relaxed) + slices;
@@ -150,6 +163,47 @@ impl PretrainProgress {
     /// Removes the bar.
     pub fn finish(&self) {
         self.bar.finish_and_clear();
+    }
+}
+
+/// The `predict` bar over scans, with the current scan and its slice count.
+#[cfg(feature = "train")]
+pub struct PredictProgress {
+    bar: ProgressBar,
+}
+
+#[cfg(feature = "train")]
+impl PredictProgress {
+    /// A bar over the scans to predict.
+    pub fn new() -> Self {
+        let bar = ProgressBar::new(0);
+        bar.set_style(style(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} scans {msg}",
+        ));
+        Self { bar }
+    }
+
+    /// Feeds one of `predict`'s progress events.
+    pub fn event(&self, event: PredictEvent<'_>) {
+        match event {
+            PredictEvent::Started { scans } => self.bar.set_length(scans as u64),
+            PredictEvent::Scan { id, slices } => {
+                self.bar.set_message(format!("{id} ({slices} slices)"));
+                self.bar.inc(1);
+            }
+        }
+    }
+
+    /// Removes the bar.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+#[cfg(feature = "train")]
+impl Default for PredictProgress {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

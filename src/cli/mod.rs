@@ -15,9 +15,29 @@
 use std::error::Error;
 use std::process::ExitCode;
 
+#[cfg(feature = "train")]
+pub mod embed;
+#[cfg(feature = "train")]
+pub mod experiment;
+#[cfg(feature = "train")]
+pub mod predict;
 pub mod prepare;
 #[cfg(feature = "train")]
 pub mod pretrain;
+pub mod preview;
+#[cfg(feature = "train")]
+pub mod quickstart;
+
+/// The device of a `--device` flag, else of `TWINSCAN_DEVICE`, else the CPU.
+///
+/// # Errors
+/// An unknown device, or one not compiled into this binary (the error names the feature).
+#[cfg(feature = "train")]
+pub fn device(
+    flag: Option<&str>,
+) -> Result<twinscan_models::burn::tensor::Device, twinscan_models::ModelsError> {
+    twinscan_models::DeviceSpec::from_arg_or_env(flag)?.device()
+}
 
 /// What an example's body returns on success: `()` (exit 0) or an explicit [`ExitCode`]
 /// (e.g. `experiment`'s 3 for an unfinished grid).
