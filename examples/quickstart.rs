@@ -14,7 +14,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use twinscan::cli::{device, quickstart::QuickstartArgs, run_main};
+use twinscan::cli::quickstart::{QuickstartArgs, explain};
+use twinscan::cli::{device, run_main};
 use twinscan::quickstart::Quickstart;
 
 fn main() -> ExitCode {
@@ -23,7 +24,7 @@ fn main() -> ExitCode {
         // The grid and the device are checked before any time is spent on data.
         let quickstart = Quickstart::open(args.config())?;
         let device = device(args.device.as_deref())?;
-        quickstart.prepare_data()?;
+        quickstart.prepare_data().map_err(explain)?;
         if args.data_only {
             return Ok(());
         }

@@ -39,9 +39,12 @@ pub enum QuickstartError {
         #[source]
         source: std::io::Error,
     },
-    /// Synthesising or preparing the cohort failed.
+    /// Synthesising the cohort failed.
     #[error(transparent)]
-    Data(#[from] DataError),
+    Synth(DataError),
+    /// Preparing the cohort failed.
+    #[error(transparent)]
+    Prepare(DataError),
     /// The grid file is invalid, or a pretraining or run failed.
     #[error(transparent)]
     Experiment(#[from] ExperimentError),
@@ -141,7 +144,7 @@ impl Quickstart {
             synth.scans,
             cohort.display()
         );
-        write_cohort(&cohort, synth, SynthFormat::Nrrd)?;
+        write_cohort(&cohort, synth, SynthFormat::Nrrd).map_err(QuickstartError::Synth)?;
 
         println!("[2/3] preparing -> {}", prepared.display());
         let mut config = PrepareConfig::new(&cohort, &prepared);
@@ -149,7 +152,7 @@ impl Quickstart {
         config.seed = self.config.split_seed;
         config.patients = Some(cohort.join("patients.csv"));
         let bar = PrepareProgress::bar_only();
-        let summary = prepare(&config, &|p| bar.event(p))?;
+        let summary = prepare(&config, &|p| bar.event(p)).map_err(QuickstartError::Prepare)?;
         bar.finish();
         print!("{}", summary_table(&summary));
         println!(

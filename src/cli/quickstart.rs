@@ -14,7 +14,19 @@ use std::path::PathBuf;
 use clap::Parser;
 use twinscan_data::synth::SynthConfig;
 
-use crate::quickstart::QuickstartConfig;
+use super::{Reworded, reword};
+use crate::quickstart::{QuickstartConfig, QuickstartError};
+
+/// An error worded for this command line: the synthetic cohort's `scans` and `size` are
+/// `--scans` and `--size`, the prepared slices' `size` is `--slice-size`.
+pub fn explain(e: QuickstartError) -> Reworded<QuickstartError> {
+    let flags: &[(&str, &str)] = match &e {
+        QuickstartError::Synth(_) => &[("scans", "--scans"), ("size", "--size")],
+        QuickstartError::Prepare(_) => &[("size", "--slice-size")],
+        _ => &[],
+    };
+    reword(e, flags)
+}
 
 /// Synthesise a CT cohort, prepare it, pretrain Barlow Twins and compare classifiers.
 #[derive(Parser, Debug, Clone)]
