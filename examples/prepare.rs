@@ -8,7 +8,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use twinscan::cli::{prepare::PrepareArgs, run_main};
+use twinscan::cli::prepare::{PrepareArgs, explain};
+use twinscan::cli::run_main;
 use twinscan::progress::PrepareProgress;
 use twinscan_data::prepare::{prepare, summary_table};
 
@@ -21,9 +22,10 @@ fn main() -> ExitCode {
         let config = args.to_config()?;
         let bar = PrepareProgress::new(&config.input);
         let started = std::time::Instant::now();
-        let summary = prepare(&config, &|p| bar.event(p)).inspect_err(|_| {
+        let summary = prepare(&config, &|p| bar.event(p)).map_err(|e| {
             bar.abandon();
             eprintln!("nothing was written to {}", config.out.display());
+            explain(e)
         })?;
         bar.finish();
         let secs = started.elapsed().as_secs_f64();

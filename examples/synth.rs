@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use twinscan::cli::{reword, run_main};
 use twinscan_data::synth::{SynthConfig, SynthFormat, write_cohort};
 
 /// Synthetic head-and-neck CT cohort (phantoms with 21 organ delineations).
@@ -33,7 +34,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    twinscan::cli::run_main(|| {
+    run_main(|| {
         let args = Args::parse();
         let config = SynthConfig {
             scans: args.scans,
@@ -42,7 +43,12 @@ fn main() -> ExitCode {
             seed: args.seed,
             ..SynthConfig::default()
         };
-        let dirs = write_cohort(&args.out, &config, args.format)?;
+        let flags = [
+            ("scans", "--scans"),
+            ("size", "--size"),
+            ("z_spacing_mm", "--z-spacing"),
+        ];
+        let dirs = write_cohort(&args.out, &config, args.format).map_err(|e| reword(e, &flags))?;
         println!(
             "wrote {} {:?} scans of {}x{} voxels to {} (patients.csv beside them)",
             dirs.len(),

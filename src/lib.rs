@@ -13,7 +13,8 @@
 //!
 //! With the `train` feature, [`experiment`] runs a TOML grid of pretrainings and
 //! classification runs (the `experiment` and `quickstart` examples), [`predict`] runs a saved
-//! classifier on new scans and [`embed`] exports an encoder's features of a prepared dataset.
+//! classifier on new scans, [`embed`] exports an encoder's features of a prepared dataset and
+//! [`quickstart`] runs the README's main job on a synthetic cohort.
 //! [`cli`] holds the example binaries' command lines and shared `main`, [`progress`] their
 //! progress bars.
 
@@ -40,3 +41,5 @@ pub mod predict;
 pub mod pretrain_curves;
 pub mod preview;
 pub mod progress;
+#[cfg(feature = "train")]
+pub mod quickstart;

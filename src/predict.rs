@@ -88,8 +88,8 @@ impl std::str::FromStr for InputLayout {
         }
         s.parse::<Layout>()
             .map(Self::Dataset)
-            .map_err(|_| DataError::InvalidArgument {
-                name: "--layout".into(),
+            .map_err(|_| DataError::InvalidConfig {
+                field: "layout",
                 detail: format!("{s:?}: expected volumes, deepmind, dicom or labelmap"),
             })
     }

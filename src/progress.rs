@@ -1,5 +1,5 @@
 //! Terminal progress for the example binaries (indicatif), all in this one module: the
-//! `prepare` bar over scans, the `pretrain` bar over steps, and the grid's two bars (runs, and
+//! `prepare` bar over scans, the `pretrain` bar over steps, the `predict` bar over scans, and the grid's two bars (runs, and
 //! the current pretraining or run) with loss and throughput. Hidden bars (stderr not a
 //! terminal, e.g. CI logs, or `--quiet`) print one plain line per finished stage instead.
 
@@ -13,6 +13,8 @@ use twinscan_data::prepare::Progress;
 
 #[cfg(feature = "train")]
 use crate::experiment::GridEvent;
+#[cfg(feature = "train")]
+use crate::predict::PredictEvent;
 #[cfg(feature = "train")]
 use twinscan_classify::train;
 #[cfg(feature = "train")]
@@ -35,12 +37,21 @@ fn say_bar(bar: &ProgressBar, line: String) {
 pub struct PrepareProgress {
     bar: ProgressBar,
     slices: AtomicUsize,
-    input: PathBuf,
+    /// The input folder, named in the line announcing the scans found (`None`: no line).
+    input: Option<PathBuf>,
 }
 
 impl PrepareProgress {
-    /// A bar for preparing the scans under `input`.
+    /// A bar for preparing the scans under `input`, announcing how many were found.
     pub fn new(input: &Path) -> Self {
+        Self {
+            input: Some(input.to_path_buf()),
+            ..Self::bar_only()
+        }
+    }
+
+    /// The bar alone, without the line announcing the scans found (the quickstart's).
+    pub fn bar_only() -> Self {
         let bar = ProgressBar::new(0);
         bar.set_style(style(
             "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} scans, {msg}",
@@ -48,7 +59,7 @@ impl PrepareProgress {
         Self {
             bar,
             slices: AtomicUsize::new(0),
-            input: input.to_path_buf(),
+            input: None,
         }
     }
 
@@ -57,10 +68,12 @@ impl PrepareProgress {
         match p {
             Progress::Found { layout, total } => {
                 self.bar.set_length(total as u64);
-                say_bar(
-                    &self.bar,
-                    format!("{total} {layout} scans under {}", self.input.display()),
-                );
+                if let Some(input) = &self.input {
+                    say_bar(
+                        &self.bar,
+                        format!("{total} {layout} scans under {}", input.display()),
+                    );
+                }
             }
             Progress::ScanDone { slices, .. } => {
                 let s = self.slices.fetch_add(slices, Ordering::Relaxed) + slices;
@@ -153,55 +166,142 @@ impl PretrainProgress {
     }
 }
 
-/// Prints above the bars on a terminal, or as a plain line when the bars are hidden.
+/// The `predict` bar over scans, with the current scan and its slice count.
 #[cfg(feature = "train")]
-fn say(multi: &MultiProgress, line: String) {
-    if multi.is_hidden() {
-        println!("{line}");
-    } else {
-        let _ = multi.println(line);
+pub struct PredictProgress {
+    bar: ProgressBar,
+}
+
+#[cfg(feature = "train")]
+impl PredictProgress {
+    /// A bar over the scans to predict.
+    pub fn new() -> Self {
+        let bar = ProgressBar::new(0);
+        bar.set_style(style(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} scans {msg}",
+        ));
+        Self { bar }
+    }
+
+    /// Feeds one of `predict`'s progress events.
+    pub fn event(&self, event: PredictEvent<'_>) {
+        match event {
+            PredictEvent::Started { scans } => self.bar.set_length(scans as u64),
+            PredictEvent::Scan { id, slices } => {
+                self.bar.set_message(format!("{id} ({slices} slices)"));
+                self.bar.inc(1);
+            }
+        }
+    }
+
+    /// Removes the bar.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
     }
 }
 
 #[cfg(feature = "train")]
-/// Calls `f` with an event sink that drives two progress bars (hidden when stderr is not a
-/// terminal, e.g. in CI logs, where one line per finished stage is printed instead).
-pub fn with_grid_progress<R>(f: impl FnOnce(&mut dyn FnMut(GridEvent<'_>)) -> R) -> R {
-    let multi = MultiProgress::new();
-    let runs = multi.add(ProgressBar::new(0));
-    runs.set_style(style(
-        "{prefix:>12} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
-    ));
-    runs.set_prefix("runs");
-    let job = multi.add(ProgressBar::new(0));
-    job.set_style(style("{prefix:>12} {bar:30} {pos}/{len} {msg}"));
-    let mut sink = |event: GridEvent<'_>| match event {
-        GridEvent::PretrainStart { index, of, plan } => {
-            job.reset();
-            job.set_prefix(format!("pretrain {}/{of}", index + 1));
-            say(
-                &multi,
-                format!(
+impl Default for PredictProgress {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The grid's two bars: runs done of all, and the current pretraining's or run's steps.
+#[cfg(feature = "train")]
+struct GridProgress {
+    multi: MultiProgress,
+    runs: ProgressBar,
+    job: ProgressBar,
+}
+
+#[cfg(feature = "train")]
+impl GridProgress {
+    fn new() -> Self {
+        let multi = MultiProgress::new();
+        let runs = multi.add(ProgressBar::new(0));
+        runs.set_style(style(
+            "{prefix:>12} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
+        ));
+        runs.set_prefix("runs");
+        let job = multi.add(ProgressBar::new(0));
+        job.set_style(style("{prefix:>12} {bar:30} {pos}/{len} {msg}"));
+        Self { multi, runs, job }
+    }
+
+    /// Prints above the bars on a terminal, or as a plain line when the bars are hidden.
+    fn say(&self, line: String) {
+        if self.multi.is_hidden() {
+            println!("{line}");
+        } else {
+            let _ = self.multi.println(line);
+        }
+    }
+
+    fn event(&self, event: GridEvent<'_>) {
+        let (runs, job) = (&self.runs, &self.job);
+        match event {
+            GridEvent::PretrainStart { index, of, plan } => {
+                job.reset();
+                job.set_prefix(format!("pretrain {}/{of}", index + 1));
+                self.say(format!(
                     "pretraining {}/{of} ({}, {}, {} epochs) for {}",
                     index + 1,
                     plan.config.input.arch,
                     plan.config.augment,
                     plan.config.epochs,
                     plan.used_by.join(", ")
-                ),
-            );
-        }
-        GridEvent::PretrainCached(plan) => {
-            say(
-                &multi,
-                format!(
-                    "pretraining for {} already done: {}",
-                    plan.used_by.join(", "),
+                ));
+            }
+            GridEvent::PretrainCached(plan) => self.say(format!(
+                "pretraining for {} already done: {}",
+                plan.used_by.join(", "),
+                plan.dir.display()
+            )),
+            GridEvent::Pretrain(e) => self.pretrain(e),
+            GridEvent::RunStart { index, of, plan } => {
+                runs.set_length(of as u64);
+                runs.set_position(index as u64);
+                runs.set_message(format!("{} seed {}", plan.column, plan.seed));
+                job.reset();
+                job.set_prefix(plan.column.clone());
+            }
+            GridEvent::RunCached(plan) => {
+                runs.inc(1);
+                self.say(format!(
+                    "{} seed {} already done: {}",
+                    plan.column,
+                    plan.seed,
                     plan.dir.display()
-                ),
-            );
+                ));
+            }
+            GridEvent::RunSuperseded { plan, old } => self.say(format!(
+                "{} seed {}: configuration or dataset changed since {}: running again into {}",
+                plan.column,
+                plan.seed,
+                old.display(),
+                plan.dir.display()
+            )),
+            GridEvent::Run(e) => self.run(e),
+            GridEvent::RunDone { plan, result } => {
+                runs.inc(1);
+                self.say(format!(
+                    "{} seed {}: test macro F1 {:.3}, AUROC {:.3} (epoch {} selected on validation, {:.0} s)",
+                    plan.column,
+                    plan.seed,
+                    result.test_macro_f1,
+                    result.test_auroc,
+                    result.selected_epoch + 1,
+                    result.seconds
+                ));
+            }
         }
-        GridEvent::Pretrain(e) => match e {
+    }
+
+    /// Progress inside a pretraining.
+    fn pretrain(&self, e: pretrain::Event<'_>) {
+        let job = &self.job;
+        match e {
             pretrain::Event::Started {
                 epochs,
                 steps_per_epoch,
@@ -221,40 +321,16 @@ pub fn with_grid_progress<R>(f: impl FnOnce(&mut dyn FnMut(GridEvent<'_>)) -> R)
                 ));
                 job.inc(1);
             }
-            pretrain::Event::Epoch(r) => say(&multi, format!("  pretrain {r}")),
-            pretrain::Event::InitialProbe(k) => say(&multi, format!("  before pretraining: {k}")),
+            pretrain::Event::Epoch(r) => self.say(format!("  pretrain {r}")),
+            pretrain::Event::InitialProbe(k) => self.say(format!("  before pretraining: {k}")),
             pretrain::Event::Checkpoint(_) => {}
-        },
-        GridEvent::RunStart { index, of, plan } => {
-            runs.set_length(of as u64);
-            runs.set_position(index as u64);
-            runs.set_message(format!("{} seed {}", plan.column, plan.seed));
-            job.reset();
-            job.set_prefix(plan.column.clone());
         }
-        GridEvent::RunCached(plan) => {
-            runs.inc(1);
-            say(
-                &multi,
-                format!(
-                    "{} seed {} already done: {}",
-                    plan.column,
-                    plan.seed,
-                    plan.dir.display()
-                ),
-            );
-        }
-        GridEvent::RunSuperseded { plan, old } => say(
-            &multi,
-            format!(
-                "{} seed {}: configuration or dataset changed since {}: running again into {}",
-                plan.column,
-                plan.seed,
-                old.display(),
-                plan.dir.display()
-            ),
-        ),
-        GridEvent::Run(e) => match e {
+    }
+
+    /// Progress inside a classification run.
+    fn run(&self, e: train::Event<'_>) {
+        let job = &self.job;
+        match e {
             train::Event::Started {
                 epochs,
                 steps_per_epoch,
@@ -275,25 +351,17 @@ pub fn with_grid_progress<R>(f: impl FnOnce(&mut dyn FnMut(GridEvent<'_>)) -> R)
                 ));
             }
             train::Event::Testing => job.set_message("testing"),
-        },
-        GridEvent::RunDone { plan, result } => {
-            runs.inc(1);
-            say(
-                &multi,
-                format!(
-                    "{} seed {}: test macro F1 {:.3}, AUROC {:.3} (epoch {} selected on validation, {:.0} s)",
-                    plan.column,
-                    plan.seed,
-                    result.test_macro_f1,
-                    result.test_auroc,
-                    result.selected_epoch + 1,
-                    result.seconds
-                ),
-            );
         }
-    };
-    let r = f(&mut sink);
-    job.finish_and_clear();
-    runs.finish_and_clear();
+    }
+}
+
+/// Calls `f` with an event sink that drives two progress bars (hidden when stderr is not a
+/// terminal, e.g. in CI logs, where one line per finished stage is printed instead).
+#[cfg(feature = "train")]
+pub fn with_grid_progress<R>(f: impl FnOnce(&mut dyn FnMut(GridEvent<'_>)) -> R) -> R {
+    let bars = GridProgress::new();
+    let r = f(&mut |event| bars.event(event));
+    bars.job.finish_and_clear();
+    bars.runs.finish_and_clear();
     r
 }

@@ -23,7 +23,8 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
-use twinscan_data::error::Result;
+use super::{Reworded, reword};
+use twinscan_data::error::{DataError, Result};
 use twinscan_data::labels::LabelRule;
 use twinscan_data::layout::{Annotator, Layout};
 use twinscan_data::prepare::PrepareConfig;
@@ -118,9 +119,37 @@ pub struct PrepareArgs {
     pub threads: Option<usize>,
 }
 
+/// The [`PrepareConfig`] fields (as `twinscan-data`'s errors name them) and the flags that
+/// set them.
+pub const FLAGS: &[(&str, &str)] = &[
+    ("size", "--size"),
+    ("spacing_mm", "--spacing"),
+    ("windows", "--window"),
+    ("hu_range", "--hu-range"),
+    ("png_bit_depth", "--bits"),
+    ("threads", "--threads"),
+    ("out", "--out"),
+    ("overwrite", "--force"),
+    ("layout", "--layout"),
+    ("mask_folder.ct_name", "--ct-name"),
+    ("annotator", "--annotator"),
+    ("rtstruct", "--rtstruct"),
+    ("structures", "--structures"),
+    ("label_rule", "--label-rule"),
+    ("split", "--split"),
+];
+
+/// A `twinscan-data` error worded for this command line (config fields → [`FLAGS`]).
+pub fn explain(e: DataError) -> Reworded<DataError> {
+    reword(e, FLAGS)
+}
+
 impl PrepareArgs {
     /// The library configuration these flags ask for (windows parsed and checked).
-    pub fn to_config(&self) -> Result<PrepareConfig> {
+    ///
+    /// # Errors
+    /// A bad `--window` or `--hu-range`, naming the flag.
+    pub fn to_config(&self) -> std::result::Result<PrepareConfig, Reworded<DataError>> {
         let mut c = PrepareConfig::new(&self.input, &self.out);
         c.layout = self.layout;
         c.mask_folder = twinscan_data::layout::MaskFolderOptions {
@@ -129,7 +158,7 @@ impl PrepareArgs {
         };
         c.rtstruct = self.rtstruct.clone();
         c.size = self.size;
-        c.windows = self.windows()?;
+        c.windows = self.windows().map_err(explain)?;
         c.spacing_mm = self.spacing;
         c.aliases = self.aliases.clone();
         c.structures = self.structures;
@@ -230,6 +259,37 @@ mod tests {
         assert_eq!(w.len(), 1);
         assert!(w[0].contains("did you mean 40:400"), "{}", w[0]);
         assert!(args(&["--window", "bone"]).unwrap().warnings().is_empty());
+    }
+
+    #[test]
+    fn library_errors_name_fields_and_the_cli_its_flags() {
+        use twinscan_data::prepare::prepare;
+        // Checked before any input is read: the library names the field, the CLI the flag.
+        let c = args(&["--size", "0"]).unwrap().to_config().unwrap();
+        let e = prepare(&c, &|_| {}).unwrap_err();
+        assert_eq!(e.to_string(), "invalid `size`: 0: must be 1..=4096");
+        assert_eq!(
+            explain(e).to_string(),
+            "invalid --size: 0: must be 1..=4096"
+        );
+        let c = args(&["--bits", "12"]).unwrap().to_config().unwrap();
+        let e = explain(prepare(&c, &|_| {}).unwrap_err()).to_string();
+        assert!(e.starts_with("invalid --bits: 12"), "{e}");
+        // A non-empty output folder: `overwrite` in the library, --force on the command line.
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("keep.txt"), "mine").unwrap();
+        let out = tmp.path().to_str().unwrap();
+        let c = PrepareArgs::try_parse_from(["prepare", "--input", "in", "--out", out])
+            .unwrap()
+            .to_config()
+            .unwrap();
+        let e = prepare(&c, &|_| {}).unwrap_err();
+        assert!(e.to_string().contains("invalid `out`"), "{e}");
+        assert!(e.to_string().contains("(`overwrite` replaces it)"), "{e}");
+        let e = explain(e).to_string();
+        assert!(e.starts_with("invalid --out: "), "{e}");
+        assert!(e.ends_with("(--force replaces it)"), "{e}");
+        assert!(tmp.path().join("keep.txt").exists());
     }
 
     #[test]

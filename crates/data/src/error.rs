@@ -94,11 +94,13 @@ pub enum DataError {
         /// What is wrong.
         detail: String,
     },
-    /// An invalid option value (window, split fractions, size, ...).
-    #[error("invalid {name}: {detail}")]
-    InvalidArgument {
-        /// The option's name, e.g. `--window`.
-        name: String,
+    /// An invalid configuration value (window, split fractions, size, ...). Library errors
+    /// name config fields, in backticks (`` `size` ``), never command-line flags: a command
+    /// line replaces them with its flags (`twinscan::cli`).
+    #[error("invalid `{field}`: {detail}")]
+    InvalidConfig {
+        /// The config field, e.g. `windows` (`PrepareConfig::windows`).
+        field: &'static str,
         /// What is wrong with the value.
         detail: String,
     },

@@ -41,8 +41,8 @@ impl std::str::FromStr for LabelRule {
         match s.to_ascii_lowercase().as_str() {
             "exact" => Ok(Self::Exact),
             "bbox" | "bounding-box" => Ok(Self::BoundingBox),
-            _ => Err(DataError::InvalidArgument {
-                name: "--label-rule".into(),
+            _ => Err(DataError::InvalidConfig {
+                field: "label_rule",
                 detail: format!("{s:?}: expected `exact` or `bbox`"),
             }),
         }

@@ -139,8 +139,8 @@ impl std::str::FromStr for Layout {
             "labelmap" | "label-map" => Ok(Layout::LabelMap),
             "totalsegmentator" | "total-segmentator" => Ok(Layout::TotalSegmentator),
             "nbia" => Ok(Layout::Nbia),
-            _ => Err(DataError::InvalidArgument {
-                name: "--layout".into(),
+            _ => Err(DataError::InvalidConfig {
+                field: "layout",
                 detail: format!(
                     "{s:?}: expected deepmind, totalsegmentator, dicom, nbia or labelmap"
                 ),
@@ -500,7 +500,7 @@ fn choose_layout(
                     return Err(DataError::Layout {
                         path: root.to_path_buf(),
                         detail: format!(
-                            "scan folders of several layouts mixed ({}); pass --layout",
+                            "scan folders of several layouts mixed ({}); set `layout`",
                             kinds.into_iter().collect::<Vec<_>>().join(", ")
                         ),
                     });
@@ -657,7 +657,7 @@ fn load_ct_and_masks(
                 path: src.dir.clone(),
                 detail: format!(
                     "no CT volume (.nrrd, .nii, .nii.gz) matching {glob:?} in this scan folder \
-                     (--ct-name to change)"
+                     (`mask_folder.ct_name` changes it)"
                 ),
             });
         }
@@ -868,8 +868,8 @@ fn load_dicom(src: &ScanSource, table: &StructureTable) -> Result<LoadedScan> {
                 found.rtstructs.len(),
                 if unread.is_empty() {
                     if found.rtstructs.is_empty() {
-                        " (for a DICOM tree with one folder per series, as NBIA downloads, pass \
-                         --layout nbia)"
+                        " (for a DICOM tree with one folder per series, as NBIA downloads, set \
+                         `layout` to nbia)"
                             .to_string()
                     } else {
                         String::new()
@@ -1059,8 +1059,8 @@ impl std::str::FromStr for Annotator {
             "oncologist" => Ok(Annotator::Oncologist),
             "radiographer" => Ok(Annotator::Radiographer),
             "both" => Ok(Annotator::Both),
-            _ => Err(DataError::InvalidArgument {
-                name: "--annotator".into(),
+            _ => Err(DataError::InvalidConfig {
+                field: "annotator",
                 detail: format!("{s:?}: expected oncologist, radiographer or both"),
             }),
         }

@@ -52,8 +52,8 @@ impl std::fmt::Display for RtStructChoice {
 impl std::str::FromStr for RtStructChoice {
     type Err = DataError;
     fn from_str(s: &str) -> Result<Self> {
-        let bad = |detail: String| DataError::InvalidArgument {
-            name: "--rtstruct".into(),
+        let bad = |detail: String| DataError::InvalidConfig {
+            field: "rtstruct",
             detail,
         };
         match s {
@@ -362,8 +362,8 @@ pub fn index_nbia(root: &Path, choice: &RtStructChoice) -> Result<NbiaIndex> {
                     .unwrap_or_else(|| "(no label)".into())
             })
             .collect();
-        return Err(DataError::InvalidArgument {
-            name: "--rtstruct".into(),
+        return Err(DataError::InvalidConfig {
+            field: "rtstruct",
             detail: format!(
                 "label:{l}: no RTSTRUCT under {} has StructureSetLabel {l:?}; labels found: {}",
                 root.display(),
@@ -593,7 +593,7 @@ mod tests {
         );
         for bad in ["label:", "label: ", "biggest", ""] {
             let e = bad.parse::<RtStructChoice>().unwrap_err().to_string();
-            assert!(e.contains("--rtstruct"), "{e}");
+            assert!(e.contains("`rtstruct`"), "{e}");
         }
         let j = serde_json::to_string(&RtStructChoice::Label("a".into())).unwrap();
         assert_eq!(j, "\"label:a\"");

@@ -355,8 +355,8 @@ fn nifti_type(kind: VoxelKind) -> NiftiType {
 pub fn write_nifti<T: Sample>(path: &Path, volume: &Volume<T>) -> Result<()> {
     let g = &volume.geometry;
     if volume.data.len() != g.len() {
-        return Err(DataError::InvalidArgument {
-            name: "volume".into(),
+        return Err(DataError::InvalidConfig {
+            field: "volume",
             detail: format!(
                 "{} voxels for a {:?} grid (writing {})",
                 volume.data.len(),
@@ -367,8 +367,8 @@ pub fn write_nifti<T: Sample>(path: &Path, volume: &Volume<T>) -> Result<()> {
     }
     let dims16 = g.dims.map(|d| u16::try_from(d).ok().filter(|&d| d > 0));
     let [Some(d0), Some(d1), Some(d2)] = dims16 else {
-        return Err(DataError::InvalidArgument {
-            name: "volume".into(),
+        return Err(DataError::InvalidConfig {
+            field: "volume",
             detail: format!(
                 "grid {:?} does not fit NIfTI-1 (1..=65535 per axis)",
                 g.dims
@@ -408,8 +408,8 @@ pub fn write_nifti<T: Sample>(path: &Path, volume: &Volume<T>) -> Result<()> {
     };
     // nifti-rs reverses the axes before writing: hand it [i, j, k] in Fortran order.
     let arr = ndarray::ArrayView3::from_shape(ndarray::ShapeBuilder::f(g.dims), &volume.data[..])
-        .map_err(|e| DataError::InvalidArgument {
-        name: "volume".into(),
+        .map_err(|e| DataError::InvalidConfig {
+        field: "volume",
         detail: e.to_string(),
     })?;
     let gz = is_gz(path);

@@ -565,8 +565,8 @@ fn fmt_vec(v: [f64; 3]) -> String {
 pub fn write_nrrd<T: NrrdType>(path: &Path, volume: &Volume<T>, gzip: bool) -> Result<()> {
     let g = &volume.geometry;
     if volume.data.len() != g.len() {
-        return Err(DataError::InvalidArgument {
-            name: "volume".into(),
+        return Err(DataError::InvalidConfig {
+            field: "volume",
             detail: format!(
                 "{} voxels for a {:?} grid (writing {})",
                 volume.data.len(),

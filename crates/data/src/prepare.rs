@@ -112,34 +112,33 @@ impl PrepareConfig {
     }
 
     fn validate(&self) -> Result<()> {
-        let bad = |name: &str, detail: String| {
-            Err(DataError::InvalidArgument {
-                name: name.into(),
-                detail,
-            })
-        };
+        let bad =
+            |field: &'static str, detail: String| Err(DataError::InvalidConfig { field, detail });
         if self.size == 0 || self.size > 4096 {
-            return bad("--size", format!("{}: must be 1..=4096", self.size));
+            return bad("size", format!("{}: must be 1..=4096", self.size));
         }
         if let Some(mm) = self.spacing_mm
             && !(mm.is_finite() && mm > 0.0 && mm <= 100.0)
         {
             return bad(
-                "--spacing",
+                "spacing_mm",
                 format!("{mm}: must be a pixel size in mm, 0 < MM <= 100"),
             );
         }
         if self.windows.is_empty() {
-            return bad("--window", "at least one window is needed".into());
+            return bad("windows", "at least one window is needed".into());
         }
         if let Some(d) = self.png_bit_depth
             && d != 8
             && d != 16
         {
-            return bad("--bits", format!("{d}: PNG bit depth must be 8 or 16"));
+            return bad(
+                "png_bit_depth",
+                format!("{d}: PNG bit depth must be 8 or 16"),
+            );
         }
         if self.threads == Some(0) {
-            return bad("--threads", "0: need at least one thread".into());
+            return bad("threads", "0: need at least one thread".into());
         }
         Ok(())
     }
@@ -412,8 +411,8 @@ fn process_scan(
 /// The staging folder `.<out name>.partial-<pid>` beside `out` (see [`crate::atomic::TempDir`]).
 fn staging(out: &Path) -> Result<crate::atomic::TempDir> {
     if out.file_name().is_none() {
-        return Err(DataError::InvalidArgument {
-            name: "--out".into(),
+        return Err(DataError::InvalidConfig {
+            field: "out",
             detail: format!("{}: needs a folder name", out.display()),
         });
     }
@@ -458,8 +457,8 @@ pub fn prepare(config: &PrepareConfig, progress: &(dyn Fn(Progress) + Sync)) -> 
         Some(t) => rayon::ThreadPoolBuilder::new()
             .num_threads(t)
             .build()
-            .map_err(|e| DataError::InvalidArgument {
-                name: "--threads".into(),
+            .map_err(|e| DataError::InvalidConfig {
+                field: "threads",
                 detail: e.to_string(),
             })?
             .install(|| prepare_inner(config, progress)),
@@ -487,10 +486,10 @@ fn prepare_inner(config: &PrepareConfig, progress: &(dyn Fn(Progress) + Sync)) -
             .map(|mut d| d.next().is_some())
             .unwrap_or(true);
         if non_empty {
-            return Err(DataError::InvalidArgument {
-                name: "--out".into(),
+            return Err(DataError::InvalidConfig {
+                field: "out",
                 detail: format!(
-                    "{} exists and is not empty (pass --force to replace it)",
+                    "{} exists and is not empty (`overwrite` replaces it)",
                     config.out.display()
                 ),
             });
@@ -517,7 +516,7 @@ fn prepare_inner(config: &PrepareConfig, progress: &(dyn Fn(Progress) + Sync)) -
             path: config.input.clone(),
             detail: format!(
                 "no scan under an `{}` folder ({annotator_skipped} of other annotators); \
-                 pass --annotator radiographer, oncologist or both",
+                 set `annotator` to radiographer, oncologist or both",
                 config.annotator
             ),
         });

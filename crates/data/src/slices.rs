@@ -50,8 +50,8 @@ impl Window {
     /// The window covering HU `min..max` (`--hu-range MIN:MAX`): level `(min + max) / 2`,
     /// width `max − min`.
     pub fn from_hu_range(s: &str) -> Result<Self> {
-        let bad = |detail: String| DataError::InvalidArgument {
-            name: "--hu-range".into(),
+        let bad = |detail: String| DataError::InvalidConfig {
+            field: "hu_range",
             detail: format!("{s:?}: {detail}"),
         };
         let (a, b) = s
@@ -94,8 +94,8 @@ impl std::str::FromStr for Window {
     /// Parses `LEVEL:WIDTH` (e.g. `40:400` or `-600:1500`) or a name of
     /// [`NAMED_WINDOWS`] (`brain`, `soft_tissue`, `lung`, `bone`, `head_neck`).
     fn from_str(s: &str) -> Result<Self> {
-        let bad = |detail: String| DataError::InvalidArgument {
-            name: "--window".into(),
+        let bad = |detail: String| DataError::InvalidConfig {
+            field: "windows",
             detail,
         };
         let key = s.trim().to_ascii_lowercase().replace('-', "_");

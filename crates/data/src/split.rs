@@ -46,8 +46,8 @@ impl std::str::FromStr for Split {
             "train" => Ok(Split::Train),
             "val" => Ok(Split::Val),
             "test" => Ok(Split::Test),
-            _ => Err(DataError::InvalidArgument {
-                name: "split".into(),
+            _ => Err(DataError::InvalidConfig {
+                field: "split",
                 detail: format!("{s:?}: expected train, val or test"),
             }),
         }
@@ -86,8 +86,8 @@ impl std::str::FromStr for SplitFractions {
     type Err = DataError;
     /// Parses `TRAIN:VAL:TEST`, e.g. `0.7:0.15:0.15`.
     fn from_str(s: &str) -> Result<Self> {
-        let bad = |detail: String| DataError::InvalidArgument {
-            name: "--split".into(),
+        let bad = |detail: String| DataError::InvalidConfig {
+            field: "split",
             detail: format!("{s:?}: {detail}"),
         };
         let parts: Vec<&str> = s.split(':').collect();

@@ -98,8 +98,8 @@ impl std::str::FromStr for StructureSelection {
         match s.to_ascii_lowercase().as_str() {
             "study" | "default" => Ok(Self::Study),
             "all" => Ok(Self::All),
-            _ => Err(DataError::InvalidArgument {
-                name: "--structures".into(),
+            _ => Err(DataError::InvalidConfig {
+                field: "structures",
                 detail: format!("{s:?}: expected `study` or `all`"),
             }),
         }

@@ -59,8 +59,8 @@ impl std::str::FromStr for SynthFormat {
             "nifti" => Ok(Self::Nifti),
             "dicom" => Ok(Self::Dicom),
             "labelmap" => Ok(Self::LabelMap),
-            _ => Err(DataError::InvalidArgument {
-                name: "--format".into(),
+            _ => Err(DataError::InvalidConfig {
+                field: "format",
                 detail: format!("{s:?}: expected nrrd, nifti, dicom or labelmap"),
             }),
         }
@@ -631,20 +631,20 @@ pub fn write_labelmap_scan(dir: &Path, ph: &Phantom) -> Result<()> {
 /// writes `patients.csv` (`scan,patient`) at the root.
 pub fn write_cohort(out: &Path, config: &SynthConfig, format: SynthFormat) -> Result<Vec<PathBuf>> {
     if config.scans == 0 {
-        return Err(DataError::InvalidArgument {
-            name: "--scans".into(),
+        return Err(DataError::InvalidConfig {
+            field: "scans",
             detail: "0: need at least one scan".into(),
         });
     }
     if config.size < 8 || config.size > 1024 {
-        return Err(DataError::InvalidArgument {
-            name: "--size".into(),
+        return Err(DataError::InvalidConfig {
+            field: "size",
             detail: format!("{}: must be 8..=1024", config.size),
         });
     }
     if config.z_spacing_mm.is_nan() || config.z_spacing_mm <= 0.0 {
-        return Err(DataError::InvalidArgument {
-            name: "--z-spacing".into(),
+        return Err(DataError::InvalidConfig {
+            field: "z_spacing_mm",
             detail: format!("{}: must be > 0", config.z_spacing_mm),
         });
     }
@@ -971,8 +971,8 @@ pub mod dicom_write {
         let g = &ph.ct.geometry;
         let [cols, rows, n] = g.dims;
         if u.slices.len() != n {
-            return Err(DataError::InvalidArgument {
-                name: "uids.slices".into(),
+            return Err(DataError::InvalidConfig {
+                field: "uids.slices",
                 detail: format!(
                     "{} slice UIDs for {n} slices ({})",
                     u.slices.len(),

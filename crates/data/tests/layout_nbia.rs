@@ -497,7 +497,7 @@ fn nbia_bad_input_is_a_clear_error() {
         c.rtstruct = RtStructChoice::Label("NOPE".into())
     })
     .unwrap_err();
-    common::assert_clean_failure(&e, "--rtstruct", &out);
+    common::assert_clean_failure(&e, "invalid `rtstruct`", &out);
     let msg = e.to_string();
     assert!(
         msg.contains("NOPE") && msg.contains("\"synth\"") && msg.contains("\"reviewed\""),

@@ -192,7 +192,7 @@ fn existing_output_is_kept_unless_forced() {
     std::fs::create_dir(&out).unwrap();
     std::fs::write(out.join("keep.txt"), "mine").unwrap();
     let e = common::run(&tmp.path().join("in"), &out, |_| {}).unwrap_err();
-    assert!(e.to_string().contains("--force"), "{e}");
+    assert!(e.to_string().contains("`overwrite` replaces it"), "{e}");
     assert!(out.join("keep.txt").exists());
     common::run(&tmp.path().join("in"), &out, |c| c.overwrite = true).unwrap();
     assert!(!out.join("keep.txt").exists());
@@ -210,9 +210,9 @@ fn bad_options() {
     tiny(tmp.path(), "s1");
     let out = tmp.path().join("out");
     let e = common::run(&tmp.path().join("in"), &out, |c| c.size = 0).unwrap_err();
-    common::assert_clean_failure(&e, "--size", &out);
+    common::assert_clean_failure(&e, "invalid `size`", &out);
     let e = common::run(&tmp.path().join("in"), &out, |c| c.png_bit_depth = Some(12)).unwrap_err();
-    common::assert_clean_failure(&e, "--bits", &out);
+    common::assert_clean_failure(&e, "invalid `png_bit_depth`", &out);
     assert!("40".parse::<twinscan_data::slices::Window>().is_err());
     assert!(
         "0.7:0.2"

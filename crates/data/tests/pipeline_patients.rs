@@ -159,7 +159,7 @@ fn deepmind_annotators_and_scan_suffix_groups() {
     .unwrap();
     let out = tmp.path().join("fail");
     let e = common::run(&only_r, &out, |_| {}).unwrap_err();
-    common::assert_clean_failure(&e, "--annotator", &out);
+    common::assert_clean_failure(&e, "set `annotator`", &out);
 }
 
 #[test]

@@ -47,7 +47,7 @@ fn fixed_spacing_pads_with_air_and_is_recorded() {
     // 0.5 mm pixels: the central 10 mm, no padding.
     let ds = run("half", Some(0.5)).unwrap();
     assert!(ds.image(0).iter().all(|&v| v == 128));
-    // A non-positive spacing is refused, naming the flag.
+    // A non-positive spacing is refused, naming the config field.
     let e = run("bad", Some(0.0)).unwrap_err();
-    assert!(e.to_string().contains("--spacing"), "{e}");
+    assert!(e.to_string().contains("invalid `spacing_mm`"), "{e}");
 }
