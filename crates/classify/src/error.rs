@@ -116,6 +116,10 @@ pub enum ClassifyError {
     /// An augmentation pipeline could not be built or applied.
     #[error(transparent)]
     Augment(#[from] twinscan_augment::AugmentError),
+    /// The run folder (its `config.json`, log or checkpoints) could not be written or read
+    /// (the error names the file).
+    #[error(transparent)]
+    Run(#[from] twinscan_train::TrainError),
 }
 
 /// Result alias for twinscan-classify.

@@ -29,7 +29,7 @@ use twinscan_augment::{InputPlane, NormalizeFrom, Pipeline, Stream};
 use twinscan_data::prepared::{Prepared, epoch_order};
 use twinscan_data::split::Split;
 use twinscan_models::{BackboneInit, ResNetConfig, image_batch};
-use twinscan_train::WarmupCosine;
+use twinscan_train::{RunDir, RunRecord, WarmupCosine};
 
 use crate::classifier::{Classifier, ClassifierConfig, FrozenBn};
 use crate::error::{ClassifyError, Result};
@@ -313,6 +313,21 @@ pub struct RunInfo {
     pub dataset_fingerprint: Option<String>,
 }
 
+impl RunRecord for RunInfo {
+    type Config = TrainConfig;
+
+    fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    fn dataset_fingerprint(&self) -> Option<&str> {
+        self.dataset_fingerprint.as_deref()
+    }
+}
+
+/// The folder of a classification run (its `config.json` holds a [`RunInfo`]).
+pub type TrainDir = RunDir<RunInfo>;
+
 /// One line of `log.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochRecord {
@@ -388,9 +403,9 @@ pub struct RunOutcome {
 /// The run-folder file names.
 pub mod files {
     /// Configuration.
-    pub const CONFIG: &str = "config.json";
+    pub const CONFIG: &str = twinscan_train::run_dir::CONFIG;
     /// Epoch log.
-    pub const LOG: &str = "log.jsonl";
+    pub const LOG: &str = twinscan_train::run_dir::LOG;
     /// Test predictions.
     pub const PREDICTIONS: &str = "predictions.csv";
     /// Test metrics.
@@ -676,7 +691,8 @@ fn run_into(
         patients: [train, val, test].map(|s| patients(data, s)),
         dataset_fingerprint: Some(data.fingerprint().to_string()),
     };
-    write_json(&dir.join(files::CONFIG), &info)?;
+    let run_dir = TrainDir::new(dir);
+    run_dir.write_config(&info)?;
 
     let ad = device.clone().autodiff();
     ad.seed(cfg.seed);
@@ -698,7 +714,7 @@ fn run_into(
     });
     let mut history: Vec<EpochRecord> = Vec::new();
     let mut best: Option<(u64, f64, Classifier, Vec<StructureMetrics>)> = None;
-    let mut log = String::new();
+    let mut log = run_dir.new_log()?;
     let mut step = 0u64;
     for epoch in 0..cfg.epochs {
         let t0 = Instant::now();
@@ -749,13 +765,7 @@ fn run_into(
             seconds: t0.elapsed().as_secs_f64(),
             images_per_s: seen as f64 / train_seconds.max(1e-9),
         };
-        log.push_str(
-            &serde_json::to_string(&record).map_err(|source| ClassifyError::Json {
-                path: dir.join(files::LOG),
-                source,
-            })?,
-        );
-        log.push('\n');
+        log.line(&record)?;
         on_event(Event::Epoch(&record));
         let score = match cfg.selection {
             Selection::ValMacroF1 => record.val_macro_f1,
@@ -771,8 +781,6 @@ fn run_into(
         }
         history.push(record);
     }
-    fs::write(dir.join(files::LOG), &log)
-        .map_err(|e| ClassifyError::io(dir.join(files::LOG), e))?;
     let Some((selected_epoch, _, best_model, best_val)) = best else {
         return Err(ClassifyError::config("epochs", "no epoch ran"));
     };
