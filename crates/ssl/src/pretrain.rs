@@ -608,7 +608,7 @@ impl<'a> PretrainSession<'a> {
         sums: EpochSums,
     ) -> Result<EpochRecord> {
         let cfg = self.cfg;
-        let knn = if cfg.knn_every > 0 && (epoch + 1) % cfg.knn_every == 0 {
+        let knn = if cfg.knn_every > 0 && (epoch + 1).is_multiple_of(cfg.knn_every) {
             let plain = self.device.clone().without_autodiff();
             run_knn(&model.encoder, &self.data, cfg, &plain)?
         } else {
