@@ -730,18 +730,9 @@ pub fn run_grid(
 }
 
 /// Whether `plan.dir` holds a finished run of exactly this configuration on this dataset
-/// (its `config.json` records both).
+/// (its `config.json` records both; `result.json` is written last).
 fn run_matches(plan: &RunPlan, fingerprint: &str) -> bool {
-    if !train::is_finished(&plan.dir) {
-        return false;
-    }
-    let Ok(bytes) = fs::read(plan.dir.join(train::files::CONFIG)) else {
-        return false;
-    };
-    let Ok(info) = serde_json::from_slice::<train::RunInfo>(&bytes) else {
-        return false;
-    };
-    info.config == plan.config && info.dataset_fingerprint.as_deref() == Some(fingerprint)
+    train::TrainDir::new(&plan.dir).finished_with(train::files::RESULT, &plan.config, fingerprint)
 }
 
 /// A finished run of the same column and seed in another folder (another configuration or
@@ -766,23 +757,14 @@ fn superseded_run(plan: &RunPlan) -> Option<PathBuf> {
     found.pop().map(|(_, p)| p)
 }
 
-/// Whether `plan.dir` holds a finished pretraining of exactly this configuration on this
-/// dataset.
+/// Whether `plan.dir` holds a finished pretraining (its encoder is exported last) of exactly
+/// this configuration on this dataset.
 fn pretraining_matches(plan: &PretrainPlan, fingerprint: &str) -> bool {
-    if !plan.dir.join(pretrain::files::ENCODER).is_file() {
-        return false;
-    }
-    let Ok(bytes) = fs::read(plan.dir.join(pretrain::files::CONFIG)) else {
-        return false;
-    };
-    let Ok(run) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
-        return false;
-    };
-    let config = run
-        .get("config")
-        .and_then(|c| serde_json::from_value::<PretrainConfig>(c.clone()).ok());
-    let recorded = run.get("dataset_fingerprint").and_then(|f| f.as_str());
-    config.as_ref() == Some(&plan.config) && recorded == Some(fingerprint)
+    pretrain::PretrainDir::new(&plan.dir).finished_with(
+        pretrain::files::ENCODER,
+        &plan.config,
+        fingerprint,
+    )
 }
 
 fn ensure_pretrained(
@@ -809,7 +791,7 @@ fn ensure_pretrained(
         out: plan.dir.clone(),
         config: plan.config.clone(),
         device: device.clone(),
-        resume: plan.dir.join(pretrain::files::CONFIG).is_file(),
+        resume: pretrain::PretrainDir::new(&plan.dir).exists(),
     };
     // `curves.png` redrawn at every checkpoint (a chart error comes after the pretraining).
     let to_grid = &mut |e: pretrain::Event<'_>| on_event(GridEvent::Pretrain(e));

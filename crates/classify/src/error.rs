@@ -119,6 +119,10 @@ pub enum ClassifyError {
     /// An augmentation pipeline could not be built or applied.
     #[error(transparent)]
     Augment(#[from] twinscan_augment::AugmentError),
+    /// The run folder (its `config.json`, log or checkpoints) could not be written or read
+    /// (the error names the file).
+    #[error(transparent)]
+    Run(twinscan_train::TrainError),
 }
 
 /// Result alias for twinscan-classify.
@@ -160,6 +164,7 @@ impl From<twinscan_train::TrainError> for ClassifyError {
             },
             twinscan_train::TrainError::Augment(e) => Self::Augment(e),
             twinscan_train::TrainError::Worker(why) => Self::Worker(why),
+            other => Self::Run(other),
         }
     }
 }

@@ -30,7 +30,7 @@ use twinscan_augment::{InputPlane, NormalizeFrom, Pipeline, Stream};
 use twinscan_data::prepared::{Prepared, epoch_order};
 use twinscan_data::split::Split;
 use twinscan_models::{BackboneInit, image_batch};
-use twinscan_train::{BatchSource, EncoderInput, WarmupCosine};
+use twinscan_train::{BatchSource, EncoderInput, JsonLog, RunDir, RunRecord, WarmupCosine};
 
 use crate::classifier::{Classifier, ClassifierConfig, FrozenBn};
 use crate::error::{ClassifyError, Result};
@@ -286,6 +286,21 @@ pub struct RunInfo {
     pub dataset_fingerprint: Option<String>,
 }
 
+impl RunRecord for RunInfo {
+    type Config = TrainConfig;
+
+    fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    fn dataset_fingerprint(&self) -> Option<&str> {
+        self.dataset_fingerprint.as_deref()
+    }
+}
+
+/// The folder of a classification run (its `config.json` holds a [`RunInfo`]).
+pub type TrainDir = RunDir<RunInfo>;
+
 /// One line of `log.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochRecord {
@@ -361,9 +376,9 @@ pub struct RunOutcome {
 /// The run-folder file names.
 pub mod files {
     /// Configuration.
-    pub const CONFIG: &str = "config.json";
+    pub const CONFIG: &str = twinscan_train::run_dir::CONFIG;
     /// Epoch log.
-    pub const LOG: &str = "log.jsonl";
+    pub const LOG: &str = twinscan_train::run_dir::LOG;
     /// Test predictions.
     pub const PREDICTIONS: &str = "predictions.csv";
     /// Test metrics.
@@ -665,7 +680,7 @@ struct Session<'a> {
     total_steps: u64,
     step: u64,
     history: Vec<EpochRecord>,
-    log: String,
+    log: JsonLog,
     best: Option<Best>,
 }
 
@@ -689,7 +704,9 @@ impl<'a> Session<'a> {
             patients: [train, val, test].map(|s| patients(data, s)),
             dataset_fingerprint: Some(data.fingerprint().to_string()),
         };
-        write_json(&dir.join(files::CONFIG), &info)?;
+        let run_dir = TrainDir::new(dir);
+        run_dir.write_config(&info)?;
+        let log = run_dir.new_log()?;
         let per_epoch = (train.len() / cfg.batch_size).max(1) as u64;
         let steps_per_epoch = cfg
             .max_steps_per_epoch
@@ -727,7 +744,7 @@ impl<'a> Session<'a> {
             total_steps: steps_per_epoch * cfg.epochs,
             step: 0,
             history: Vec::new(),
-            log: String::new(),
+            log,
             best: None,
         };
         Ok((session, model))
@@ -829,12 +846,7 @@ impl<'a> Session<'a> {
         record: EpochRecord,
         val_metrics: Vec<StructureMetrics>,
     ) -> Result<()> {
-        let line = serde_json::to_string(&record).map_err(|source| ClassifyError::Json {
-            path: self.dir.join(files::LOG),
-            source,
-        })?;
-        self.log.push_str(&line);
-        self.log.push('\n');
+        self.log.line(&record)?;
         let score = match self.runner.cfg.selection {
             Selection::ValMacroF1 => record.val_macro_f1,
             Selection::ValLoss => -record.val_loss,
@@ -864,8 +876,6 @@ impl<'a> Session<'a> {
         started: Instant,
     ) -> Result<(Vec<EpochRecord>, RunResult, Vec<StructureMetrics>)> {
         let (dir, cfg, runner) = (self.dir, self.runner.cfg, &self.runner);
-        fs::write(dir.join(files::LOG), &self.log)
-            .map_err(|e| ClassifyError::io(dir.join(files::LOG), e))?;
         let Some(best) = self.best else {
             return Err(ClassifyError::config("epochs", "no epoch ran"));
         };

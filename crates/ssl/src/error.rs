@@ -128,15 +128,29 @@ impl From<twinscan_data::atomic::AtomicError> for SslError {
 
 impl From<twinscan_train::TrainError> for SslError {
     fn from(e: twinscan_train::TrainError) -> Self {
+        use twinscan_train::TrainError as T;
+        let checkpoint = |path, reason: &str| SslError::Checkpoint {
+            path,
+            reason: reason.into(),
+        };
         match e {
-            twinscan_train::TrainError::InvalidConfig { field, reason } => {
-                SslError::InvalidConfig { field, reason }
-            }
-            twinscan_train::TrainError::TensorRead { what, reason } => {
-                SslError::TensorRead { what, reason }
-            }
-            twinscan_train::TrainError::Augment(e) => SslError::Augment(e),
-            twinscan_train::TrainError::Worker(why) => SslError::Worker(why),
+            T::InvalidConfig { field, reason } => SslError::InvalidConfig { field, reason },
+            T::TensorRead { what, reason } => SslError::TensorRead { what, reason },
+            T::Io { path, source } => SslError::Io { path, source },
+            T::Json { path, source } => SslError::Json { path, source },
+            T::Checkpoint { path, reason } => SslError::Checkpoint { path, reason },
+            T::ConfigMismatch { path, fields } => SslError::ResumeMismatch { path, fields },
+            T::RunExists { path } => checkpoint(
+                path,
+                "already holds a pretraining run (config.json): pass --resume to continue it, \
+                 or choose another --out folder",
+            ),
+            T::NothingToResume { path } => checkpoint(
+                path,
+                "nothing to resume: no pretraining run here (config.json is missing)",
+            ),
+            T::Augment(e) => SslError::Augment(e),
+            T::Worker(why) => SslError::Worker(why),
         }
     }
 }

@@ -27,8 +27,6 @@
 //! # Ok::<(), twinscan_ssl::SslError>(())
 //! ```
 
-use std::fs;
-use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -41,8 +39,9 @@ use twinscan_augment::{InputPlane, NormalizeFrom, Pipeline};
 use twinscan_data::prepared::Prepared;
 use twinscan_data::split::Split;
 use twinscan_models::{ResNet, image_batch, weights};
+use twinscan_train::{JsonLog, ResumePoint, RunDir, RunRecord};
 
-use crate::checkpoint::{self, CHECKPOINT_FORMAT, Checkpoint, CheckpointState};
+use crate::checkpoint::{CHECKPOINT_FORMAT, CheckpointState};
 use crate::config::PretrainConfig;
 use crate::error::{Result, SslError};
 use crate::knn::{KnnReport, knn_probe};
@@ -191,115 +190,36 @@ pub struct PretrainSummary {
     pub resumed_at: Option<u64>,
 }
 
-/// The file names inside a run folder.
+/// The file names inside a run folder (config, log and checkpoints as every
+/// [`RunDir`] names them).
 pub mod files {
     /// Configuration.
-    pub const CONFIG: &str = "config.json";
+    pub const CONFIG: &str = twinscan_train::run_dir::CONFIG;
     /// The JSON-lines log.
-    pub const LOG: &str = "log.jsonl";
+    pub const LOG: &str = twinscan_train::run_dir::LOG;
     /// Checkpoint folder.
-    pub const CHECKPOINTS: &str = "checkpoints";
+    pub const CHECKPOINTS: &str = twinscan_train::run_dir::CHECKPOINTS;
     /// The exported encoder.
     pub const ENCODER: &str = "encoder.safetensors";
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SslError + '_ {
-    move |source| SslError::Io {
-        path: path.to_path_buf(),
-        source,
+impl RunRecord for RunFile {
+    type Config = PretrainConfig;
+
+    fn config(&self) -> &PretrainConfig {
+        &self.config
+    }
+
+    fn dataset_fingerprint(&self) -> Option<&str> {
+        self.dataset_fingerprint.as_deref()
     }
 }
 
-fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let bytes = serde_json::to_vec_pretty(value).map_err(|source| SslError::Json {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    Ok(twinscan_data::atomic::write(path, bytes, false)?)
-}
+/// The run folder of a pretraining (its `config.json` holds a [`RunFile`]).
+pub type PretrainDir = RunDir<RunFile>;
 
-/// Top-level fields whose values differ between two configurations.
-fn differing_fields(a: &PretrainConfig, b: &PretrainConfig) -> Vec<String> {
-    let (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) =
-        (serde_json::to_value(a), serde_json::to_value(b))
-    else {
-        return vec!["<unserialisable>".into()];
-    };
-    a.iter()
-        .filter(|(k, v)| b.get(*k) != Some(v))
-        .map(|(k, _)| k.clone())
-        .collect()
-}
-
-/// Keeps the log lines of steps before `step` and of epochs before `epochs_done` (what the
-/// checkpoint contains); the rest belongs to the interrupted epoch and is run again.
-fn truncate_log(path: &Path, step: u64, epochs_done: u64) -> Result<()> {
-    if !path.exists() {
-        return Ok(());
-    }
-    let file = fs::File::open(path).map_err(io(path))?;
-    let mut kept = Vec::new();
-    for line in BufReader::new(file).lines() {
-        let line = line.map_err(io(path))?;
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
-            continue; // a line cut by the interruption
-        };
-        let keep = match v.get("kind").and_then(|k| k.as_str()) {
-            Some("step") => v
-                .get("step")
-                .and_then(|s| s.as_u64())
-                .is_some_and(|s| s < step),
-            Some("epoch") => v
-                .get("epoch")
-                .and_then(|s| s.as_u64())
-                .is_some_and(|e| e < epochs_done),
-            // Written again when the run restarts from epoch 0.
-            Some("knn_init") => epochs_done > 0,
-            _ => true,
-        };
-        if keep {
-            kept.push(line);
-        }
-    }
-    let mut text = kept.join("\n");
-    if !text.is_empty() {
-        text.push('\n');
-    }
-    Ok(twinscan_data::atomic::write(path, text, false)?)
-}
-
-struct Log {
-    w: BufWriter<fs::File>,
-    path: PathBuf,
-}
-
-impl Log {
-    fn open(path: &Path, append: bool) -> Result<Self> {
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .append(append)
-            .write(true)
-            .truncate(!append)
-            .open(path)
-            .map_err(io(path))?;
-        Ok(Self {
-            w: BufWriter::new(file),
-            path: path.to_path_buf(),
-        })
-    }
-
-    fn line<T: Serialize>(&mut self, value: &T) -> Result<()> {
-        let path = &self.path;
-        serde_json::to_writer(&mut self.w, value).map_err(|source| SslError::Json {
-            path: path.clone(),
-            source,
-        })?;
-        self.w
-            .write_all(b"\n")
-            .and_then(|_| self.w.flush())
-            .map_err(io(path))
-    }
-}
+/// Log lines written once before the first epoch (again when a run restarts from epoch 0).
+const RUN_START_KINDS: &[&str] = &["knn_init"];
 
 /// Pooled encoder features (`n × d`) of `indices`, through `pipeline` view 0 (no random
 /// transform in an eval pipeline), in eval mode on the plain device.
@@ -404,10 +324,10 @@ fn continue_from(
     model: BarlowTwinsModel,
     optim: ModuleOptimizer,
 ) -> Result<(BarlowTwinsModel, ModuleOptimizer)> {
-    let ck_root = source.join(files::CHECKPOINTS);
-    let Some(ck) = checkpoint::latest(&ck_root)? else {
+    let checkpoints = PretrainDir::new(source).checkpoints();
+    let Some(ck) = checkpoints.latest()? else {
         return Err(SslError::Checkpoint {
-            path: ck_root,
+            path: checkpoints.root().to_path_buf(),
             reason: "continue_from: this pretraining has no checkpoint".into(),
         });
     };
@@ -420,7 +340,7 @@ fn continue_from(
             ),
         });
     }
-    ck.load(model, optim)
+    Ok(ck.load(model, optim)?)
 }
 
 /// Builds the model of `config` on `device` (seeded), loading `config.init` into the encoder.
@@ -455,165 +375,207 @@ pub fn pretrain_until(
     stop_after: u64,
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<PretrainSummary> {
-    let cfg = &run.config;
-    cfg.validate()?;
-    let data = Arc::new(Prepared::open(&run.data)?);
-    let train = data.indices(Split::Train);
-    let per_epoch = (train.len() / cfg.batch_size) as u64;
-    if per_epoch == 0 {
-        return Err(SslError::Dataset {
-            path: run.data.clone(),
-            reason: format!(
-                "the train split has {} slices, fewer than one batch of {}",
-                train.len(),
-                cfg.batch_size
-            ),
+    let (mut session, mut model) = PretrainSession::open(run)?;
+    session.start(&model, on_event)?;
+    let (loader, trainer) = session.batches()?;
+    let last_epoch = stop_after.min(run.config.epochs);
+    let mut epoch_losses = Vec::new();
+    for epoch in session.first_epoch..last_epoch {
+        let sums;
+        (model, sums) = session.train_epoch(model, &loader, &trainer, epoch, on_event)?;
+        let record = session.evaluate(&model, epoch, sums)?;
+        session.log.line(&record)?;
+        on_event(Event::Epoch(&record));
+        epoch_losses.push(record.mean_loss);
+        session.checkpoint(&model, &record, on_event)?;
+    }
+    session.finish(model, last_epoch, epoch_losses)
+}
+
+/// Sums over an epoch's steps, and its wall time.
+struct EpochSums {
+    loss: f64,
+    embedding_std: f64,
+    terms: Terms,
+    seconds: f64,
+}
+
+/// A pretraining between [`open`](Self::open) and [`finish`](Self::finish): the run folder,
+/// the data, the optimiser, the log and where the run stands. The model travels by value
+/// (each step consumes and returns it).
+struct PretrainSession<'a> {
+    cfg: &'a PretrainConfig,
+    data: Arc<Prepared>,
+    train: Vec<usize>,
+    steps_per_epoch: u64,
+    schedule: WarmupCosine,
+    dir: PretrainDir,
+    /// The training (autodiff) device.
+    device: Device,
+    optim: ModuleOptimizer,
+    log: JsonLog,
+    /// The next optimiser step.
+    step: u64,
+    first_epoch: u64,
+    last_ck: Option<PathBuf>,
+    resumed_at: Option<u64>,
+}
+
+impl<'a> PretrainSession<'a> {
+    /// Checks the configuration and the data, opens the run folder (new, or resumed: its
+    /// configuration must match), builds the model and restores the newest checkpoint.
+    fn open(run: &'a PretrainRun) -> Result<(Self, BarlowTwinsModel)> {
+        let cfg = &run.config;
+        cfg.validate()?;
+        let data = Arc::new(Prepared::open(&run.data)?);
+        let train = data.indices(Split::Train);
+        let steps_per_epoch = steps_per_epoch(run, train.len())?;
+        let schedule = WarmupCosine::from_epochs(
+            cfg.lr_scaling,
+            cfg.batch_size,
+            steps_per_epoch,
+            cfg.epochs,
+            cfg.warmup_epochs,
+            cfg.end_factor,
+        )?;
+        let dir = PretrainDir::new(&run.out);
+        let record = RunFile {
+            data: run.data.clone(),
+            config: cfg.clone(),
+            dataset_fingerprint: Some(data.fingerprint().to_string()),
+        };
+        dir.open(&record, run.resume)?;
+
+        let device = run.device.clone().autodiff();
+        let mut model = build_model(cfg, &device)?;
+        let mut optim: ModuleOptimizer = cfg.lars.init()?;
+        if let Some(source) = &cfg.continue_from {
+            // A resumed run's own checkpoint (below) replaces this again.
+            (model, optim) = continue_from(source, model, optim)?;
+        }
+        let checkpoint = if run.resume {
+            dir.checkpoints().latest()?
+        } else {
+            None
+        };
+        let mut at = ResumePoint::START;
+        let mut last_ck = None;
+        if let Some(ck) = &checkpoint {
+            ck.ensure_config(cfg)?;
+            (model, optim) = ck.load(model, optim)?;
+            at = ResumePoint {
+                step: ck.state.step,
+                epochs_done: ck.state.epochs_done,
+            };
+            last_ck = Some(ck.dir.clone());
+        }
+        // A resume with no checkpoint (nothing finished before the interruption) starts
+        // over in the same folder.
+        let log = if run.resume {
+            dir.resume_log(at, RUN_START_KINDS)?
+        } else {
+            dir.new_log()?
+        };
+        let session = Self {
+            cfg,
+            data,
+            train,
+            steps_per_epoch,
+            schedule,
+            dir,
+            device,
+            optim,
+            log,
+            step: at.step,
+            first_epoch: at.epochs_done,
+            last_ck,
+            resumed_at: checkpoint.map(|c| c.state.epochs_done),
+        };
+        Ok((session, model))
+    }
+
+    /// Reports the start and, for a run at epoch 0 with the probe on, probes the untrained
+    /// encoder (the baseline the epochs' probes compare with).
+    fn start(
+        &mut self,
+        model: &BarlowTwinsModel,
+        on_event: &mut dyn FnMut(Event<'_>),
+    ) -> Result<()> {
+        on_event(Event::Started {
+            epochs: self.cfg.epochs,
+            steps_per_epoch: self.steps_per_epoch,
+            first_epoch: self.first_epoch,
+            train_slices: self.train.len(),
         });
-    }
-    let steps_per_epoch = cfg
-        .max_steps_per_epoch
-        .map_or(per_epoch, |m| m.min(per_epoch));
-    let schedule = WarmupCosine::from_epochs(
-        cfg.lr_scaling,
-        cfg.batch_size,
-        steps_per_epoch,
-        cfg.epochs,
-        cfg.warmup_epochs,
-        cfg.end_factor,
-    )?;
-
-    // The output folder.
-    let config_path = run.out.join(files::CONFIG);
-    let log_path = run.out.join(files::LOG);
-    let ck_root = run.out.join(files::CHECKPOINTS);
-    let encoder_path = run.out.join(files::ENCODER);
-    let run_file = RunFile {
-        data: run.data.clone(),
-        config: cfg.clone(),
-        dataset_fingerprint: Some(data.fingerprint().to_string()),
-    };
-    if run.resume {
-        if !config_path.exists() {
-            return Err(SslError::Checkpoint {
-                path: run.out.clone(),
-                reason: "nothing to resume: no pretraining run here (config.json is missing)"
-                    .into(),
-            });
+        if self.first_epoch > 0 || self.cfg.knn_every == 0 {
+            return Ok(());
         }
-        let bytes = fs::read(&config_path).map_err(io(&config_path))?;
-        let saved: RunFile = serde_json::from_slice(&bytes).map_err(|source| SslError::Json {
-            path: config_path.clone(),
-            source,
-        })?;
-        let mut fields = differing_fields(&saved.config, cfg);
-        if saved.dataset_fingerprint.is_some()
-            && saved.dataset_fingerprint != run_file.dataset_fingerprint
-        {
-            fields.push("dataset (its fingerprint changed: prepared again?)".into());
-        }
-        if !fields.is_empty() {
-            return Err(SslError::ResumeMismatch {
-                path: config_path,
-                fields,
-            });
-        }
-        checkpoint::clean_partial(&ck_root)?;
-    } else {
-        if config_path.exists() {
-            return Err(SslError::Checkpoint {
-                path: run.out.clone(),
-                reason: "already holds a pretraining run (config.json): pass --resume to \
-                         continue it, or choose another --out folder"
-                    .into(),
-            });
-        }
-        fs::create_dir_all(&run.out).map_err(io(&run.out))?;
-        write_json_atomic(&config_path, &run_file)?;
-    }
-
-    let device = run.device.clone().autodiff();
-    let mut model = build_model(cfg, &device)?;
-    let mut optim: ModuleOptimizer = cfg.lars.init()?;
-    if let Some(source) = &cfg.continue_from {
-        // A resumed run's own checkpoint (below) replaces this again.
-        (model, optim) = continue_from(source, model, optim)?;
-    }
-    let (mut first_epoch, mut step, mut last_ck) = (0u64, 0u64, None::<PathBuf>);
-    let mut resumed_at = None;
-    if run.resume
-        && let Some(ck) = checkpoint::latest(&ck_root)?
-    {
-        let Checkpoint { dir, state } = &ck;
-        if state.config != *cfg {
-            return Err(SslError::ResumeMismatch {
-                path: dir.join("state.json"),
-                fields: differing_fields(&state.config, cfg),
-            });
-        }
-        (model, optim) = ck.load(model, optim)?;
-        first_epoch = state.epochs_done;
-        step = state.step;
-        last_ck = Some(dir.clone());
-        resumed_at = Some(first_epoch);
-        truncate_log(&log_path, step, first_epoch)?;
-    } else if run.resume {
-        // Nothing finished before the interruption: start over in the same folder.
-        truncate_log(&log_path, 0, 0)?;
-    }
-    let mut log = Log::open(&log_path, run.resume)?;
-
-    on_event(Event::Started {
-        epochs: cfg.epochs,
-        steps_per_epoch,
-        first_epoch,
-        train_slices: train.len(),
-    });
-
-    if first_epoch == 0 && cfg.knn_every > 0 {
-        let plain = device.clone().without_autodiff();
-        if let Some(knn) = run_knn(&model.encoder, &data, cfg, &plain)? {
-            log.line(&InitialProbeRecord {
+        let plain = self.device.clone().without_autodiff();
+        if let Some(knn) = run_knn(&model.encoder, &self.data, self.cfg, &plain)? {
+            self.log.line(&InitialProbeRecord {
                 kind: "knn_init".into(),
                 knn,
             })?;
             on_event(Event::InitialProbe(&knn));
         }
+        Ok(())
     }
-    let pipeline = Arc::new(normalized(cfg.pipeline()?, cfg, &data)?);
-    let loader = BatchSource::two_views(data.clone(), pipeline, cfg.seed, cfg.batch_size)?;
-    let trainer = Trainer {
-        loss: cfg.objective()?,
-        lars: cfg.lars,
-        clip_norm: cfg.clip_norm,
-    };
-    let mut epoch_losses = Vec::new();
-    let last_epoch = stop_after.min(cfg.epochs);
-    for epoch in first_epoch..last_epoch {
-        let order = epoch_order(&train, cfg.seed, epoch);
-        let mut stream = loader.spawn(epoch, order, steps_per_epoch, cfg.prefetch);
+
+    /// The two-view batch loader and the step of the run's objective.
+    fn batches(&self) -> Result<(BatchSource, Trainer)> {
+        let cfg = self.cfg;
+        let pipeline = Arc::new(normalized(cfg.pipeline()?, cfg, &self.data)?);
+        let loader = BatchSource::two_views(self.data.clone(), pipeline, cfg.seed, cfg.batch_size)?;
+        let trainer = Trainer {
+            loss: cfg.objective()?,
+            lars: cfg.lars,
+            clip_norm: cfg.clip_norm,
+        };
+        Ok((loader, trainer))
+    }
+
+    /// One epoch of optimiser steps (one log line and event each); a non-finite value stops
+    /// the run as [`SslError::Diverged`] naming the last good checkpoint.
+    fn train_epoch(
+        &mut self,
+        mut model: BarlowTwinsModel,
+        loader: &BatchSource,
+        trainer: &Trainer,
+        epoch: u64,
+        on_event: &mut dyn FnMut(Event<'_>),
+    ) -> Result<(BarlowTwinsModel, EpochSums)> {
+        let cfg = self.cfg;
+        let order = epoch_order(&self.train, cfg.seed, epoch);
+        let mut stream = loader.spawn(epoch, order, self.steps_per_epoch, cfg.prefetch);
         let epoch_start = Instant::now();
         let mut last = Instant::now();
-        let (mut loss_sum, mut std_sum, mut term_sums) = (0.0f64, 0.0f64, Terms::new());
-        for _ in 0..steps_per_epoch {
+        let mut sums = EpochSums {
+            loss: 0.0,
+            embedding_std: 0.0,
+            terms: Terms::new(),
+            seconds: 0.0,
+        };
+        for _ in 0..self.steps_per_epoch {
             let batch = stream.next_batch()?.ok_or_else(|| {
                 SslError::Worker("the augmentation thread ended before the epoch did".into())
             })?;
-            let y1 = image_batch(&batch.views[0], batch.shape, &device)?;
-            let y2 = image_batch(&batch.views[1], batch.shape, &device)?;
+            let y1 = image_batch(&batch.views[0], batch.shape, &self.device)?;
+            let y2 = image_batch(&batch.views[1], batch.shape, &self.device)?;
+            let multiplier = self.schedule.multiplier(self.step);
             let (m, stats) = trainer
-                .step(model, &mut optim, y1, y2, schedule.multiplier(step), step)
+                .step(model, &mut self.optim, y1, y2, multiplier, self.step)
                 .map_err(|e| match e {
                     e @ SslError::NonFinite { .. } => SslError::Diverged {
                         source: Box::new(e),
-                        last_checkpoint: last_ck.clone(),
+                        last_checkpoint: self.last_ck.clone(),
                     },
                     e => e,
                 })?;
             model = m;
-            loss_sum += stats.loss;
-            std_sum += stats.embedding_std;
+            sums.loss += stats.loss;
+            sums.embedding_std += stats.embedding_std;
             for (name, v) in &stats.terms {
-                *term_sums.entry(format!("mean_{name}")).or_insert(0.0) += v;
+                *sums.terms.entry(format!("mean_{name}")).or_insert(0.0) += v;
             }
             let now = Instant::now();
             let dt = now.duration_since(last).as_secs_f64().max(1e-9);
@@ -621,81 +583,129 @@ pub fn pretrain_until(
             let record = StepRecord {
                 kind: "step".into(),
                 epoch,
-                step,
+                step: self.step,
                 stats,
                 images_per_s: batch.shape[0] as f64 / dt,
             };
-            log.line(&record)?;
+            self.log.line(&record)?;
             on_event(Event::Step(&record));
-            step += 1;
+            self.step += 1;
         }
-        let n = steps_per_epoch as f64;
-        let seconds = epoch_start.elapsed().as_secs_f64();
-        let knn = if cfg.knn_every > 0 && (epoch + 1) % cfg.knn_every == 0 {
-            run_knn(
-                &model.encoder,
-                &data,
-                cfg,
-                &device.clone().without_autodiff(),
-            )?
+        sums.seconds = epoch_start.elapsed().as_secs_f64();
+        Ok((model, sums))
+    }
+
+    /// The epoch's record: its means and, when due (`knn_every`), the kNN probe on the
+    /// validation split.
+    fn evaluate(
+        &self,
+        model: &BarlowTwinsModel,
+        epoch: u64,
+        sums: EpochSums,
+    ) -> Result<EpochRecord> {
+        let cfg = self.cfg;
+        let knn = if cfg.knn_every > 0 && (epoch + 1).is_multiple_of(cfg.knn_every) {
+            let plain = self.device.clone().without_autodiff();
+            run_knn(&model.encoder, &self.data, cfg, &plain)?
         } else {
             None
         };
-        let record = EpochRecord {
+        let n = self.steps_per_epoch as f64;
+        Ok(EpochRecord {
             kind: "epoch".into(),
             epoch,
-            step,
-            mean_loss: loss_sum / n,
-            mean_terms: term_sums.into_iter().map(|(k, v)| (k, v / n)).collect(),
-            mean_embedding_std: std_sum / n,
-            seconds,
-            images_per_s: n * cfg.batch_size as f64 / seconds.max(1e-9),
+            step: self.step,
+            mean_loss: sums.loss / n,
+            mean_terms: sums.terms.into_iter().map(|(k, v)| (k, v / n)).collect(),
+            mean_embedding_std: sums.embedding_std / n,
+            seconds: sums.seconds,
+            images_per_s: n * cfg.batch_size as f64 / sums.seconds.max(1e-9),
             knn,
-        };
-        log.line(&record)?;
-        on_event(Event::Epoch(&record));
-        epoch_losses.push(record.mean_loss);
-        let state = CheckpointState {
-            format: CHECKPOINT_FORMAT,
-            epochs_done: epoch + 1,
-            step,
-            seed: cfg.seed,
-            mean_loss: record.mean_loss,
-            config: cfg.clone(),
-        };
-        let dir = checkpoint::write(&ck_root, &model, &optim, &state)?;
-        checkpoint::prune(&ck_root, cfg.keep_checkpoints)?;
-        on_event(Event::Checkpoint(&dir));
-        last_ck = Some(dir);
+        })
     }
 
-    let last_ck = match last_ck {
-        Some(p) => p,
-        None => checkpoint::latest(&ck_root)?
-            .map(|c| c.dir)
-            .ok_or_else(|| SslError::Checkpoint {
-                path: ck_root.clone(),
-                reason: "no checkpoint after the run".into(),
-            })?,
-    };
-    let epochs_done = last_epoch.max(first_epoch);
-    let encoder = if epochs_done >= cfg.epochs {
-        // The encoder, written under a temporary name and renamed when complete.
-        // (burn's safetensors store may add the extension: keep it last.)
-        let tmp = twinscan_data::atomic::TempFile::with_extension(&encoder_path, "safetensors")?;
-        let metadata = crate::encoder_meta::metadata(&data, cfg)?;
-        weights::export_encoder_safetensors_with(&model.encoder, tmp.path(), &metadata)?;
-        tmp.persist()?;
-        Some(encoder_path)
-    } else {
-        None
-    };
-    Ok(PretrainSummary {
-        encoder,
-        checkpoint: last_ck,
-        epochs_done,
-        steps: step,
-        epoch_losses,
-        resumed_at,
-    })
+    /// Writes the checkpoint after `record`'s epoch and prunes the older ones.
+    fn checkpoint(
+        &mut self,
+        model: &BarlowTwinsModel,
+        record: &EpochRecord,
+        on_event: &mut dyn FnMut(Event<'_>),
+    ) -> Result<()> {
+        let state = CheckpointState {
+            format: CHECKPOINT_FORMAT,
+            epochs_done: record.epoch + 1,
+            step: self.step,
+            seed: self.cfg.seed,
+            mean_loss: record.mean_loss,
+            config: self.cfg.clone(),
+        };
+        let checkpoints = self.dir.checkpoints();
+        let dir = checkpoints.write(model, &self.optim, &state)?;
+        checkpoints.prune(self.cfg.keep_checkpoints)?;
+        on_event(Event::Checkpoint(&dir));
+        self.last_ck = Some(dir);
+        Ok(())
+    }
+
+    /// Exports the encoder once every epoch is done and sums the run up.
+    fn finish(
+        self,
+        model: BarlowTwinsModel,
+        last_epoch: u64,
+        epoch_losses: Vec<f64>,
+    ) -> Result<PretrainSummary> {
+        let cfg = self.cfg;
+        let last_ck = match self.last_ck {
+            Some(p) => p,
+            None => self
+                .dir
+                .checkpoints()
+                .latest()?
+                .map(|c| c.dir)
+                .ok_or_else(|| SslError::Checkpoint {
+                    path: self.dir.path(files::CHECKPOINTS),
+                    reason: "no checkpoint after the run".into(),
+                })?,
+        };
+        let epochs_done = last_epoch.max(self.first_epoch);
+        let encoder = if epochs_done >= cfg.epochs {
+            let path = self.dir.path(files::ENCODER);
+            // The encoder, written under a temporary name and renamed when complete.
+            // (burn's safetensors store may add the extension: keep it last.)
+            let tmp = twinscan_data::atomic::TempFile::with_extension(&path, "safetensors")?;
+            let metadata = crate::encoder_meta::metadata(&self.data, cfg)?;
+            weights::export_encoder_safetensors_with(&model.encoder, tmp.path(), &metadata)?;
+            tmp.persist()?;
+            Some(path)
+        } else {
+            None
+        };
+        Ok(PretrainSummary {
+            encoder,
+            checkpoint: last_ck,
+            epochs_done,
+            steps: self.step,
+            epoch_losses,
+            resumed_at: self.resumed_at,
+        })
+    }
+}
+
+/// Optimiser steps per epoch: whole batches of the train split, at most
+/// `max_steps_per_epoch`.
+fn steps_per_epoch(run: &PretrainRun, train_slices: usize) -> Result<u64> {
+    let cfg = &run.config;
+    let per_epoch = (train_slices / cfg.batch_size) as u64;
+    if per_epoch == 0 {
+        return Err(SslError::Dataset {
+            path: run.data.clone(),
+            reason: format!(
+                "the train split has {train_slices} slices, fewer than one batch of {}",
+                cfg.batch_size
+            ),
+        });
+    }
+    Ok(cfg
+        .max_steps_per_epoch
+        .map_or(per_epoch, |m| m.min(per_epoch)))
 }
