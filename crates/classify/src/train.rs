@@ -30,6 +30,7 @@ use twinscan_augment::{InputPlane, NormalizeFrom, Pipeline, Stream};
 use twinscan_data::prepared::{Prepared, epoch_order};
 use twinscan_data::split::Split;
 use twinscan_models::{BackboneInit, image_batch};
+use twinscan_train::schedule::check_run_length;
 use twinscan_train::{BatchSource, EncoderInput, JsonLog, RunDir, RunRecord, WarmupCosine};
 
 use crate::classifier::{Classifier, ClassifierConfig, FrozenBn};
@@ -205,22 +206,11 @@ impl TrainConfig {
     /// [`ClassifyError::Config`] naming the field.
     pub fn validate(&self) -> Result<()> {
         let bad = |f: &str, m: String| Err(ClassifyError::config(f, m));
-        if self.epochs == 0 {
-            return bad("epochs", "must be > 0".into());
-        }
-        if self.batch_size < 2 || self.eval_batch_size == 0 {
-            return bad(
-                "batch_size",
-                format!(
-                    "training batch must be >= 2 (BatchNorm), evaluation batch >= 1; got {} / {}",
-                    self.batch_size, self.eval_batch_size
-                ),
-            );
+        check_run_length(self.epochs, self.batch_size, self.max_steps_per_epoch)?;
+        if self.eval_batch_size == 0 {
+            return bad("eval_batch_size", "must be >= 1".into());
         }
         self.input.validate()?;
-        if self.max_steps_per_epoch == Some(0) {
-            return bad("max_steps_per_epoch", "must be > 0 when set".into());
-        }
         let (lr, m) = match self.optimizer {
             OptimizerConfig::Adam { lr } => (lr, 0.0),
             OptimizerConfig::Sgd { lr, momentum, .. } => (lr, momentum),

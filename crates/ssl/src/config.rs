@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use twinscan_augment::{NormalizeFrom, Pipeline};
 use twinscan_models::{BackboneInit, ProjectorConfig, ResNetConfig};
 use twinscan_train::EncoderInput;
+use twinscan_train::schedule::check_run_length;
 
 use crate::error::{Result, SslError};
 use crate::lars::LarsConfig;
@@ -182,19 +183,8 @@ impl PretrainConfig {
     pub fn validate(&self) -> Result<()> {
         let bad =
             |field: &'static str, reason: String| Err(SslError::InvalidConfig { field, reason });
-        if self.epochs == 0 {
-            return bad("epochs", "must be > 0".into());
-        }
-        if self.batch_size < 2 {
-            return bad(
-                "batch_size",
-                format!("must be >= 2 (batch statistics), got {}", self.batch_size),
-            );
-        }
+        check_run_length(self.epochs, self.batch_size, self.max_steps_per_epoch)?;
         self.input.validate()?;
-        if self.max_steps_per_epoch == Some(0) {
-            return bad("max_steps_per_epoch", "must be > 0 when set".into());
-        }
         if let Some(c) = self.clip_norm
             && !(c.is_finite() && c > 0.0)
         {
