@@ -144,6 +144,43 @@ impl WarmupCosine {
     }
 }
 
+/// Checks the length settings every training run has: `epochs` > 0, `batch_size` ≥ 2
+/// (BatchNorm needs batch statistics) and, when set, `max_steps_per_epoch` > 0. Both run
+/// configurations call it from their `validate`.
+///
+/// ```
+/// use twinscan_train::schedule::check_run_length;
+/// assert!(check_run_length(10, 256, None).is_ok());
+/// let e = check_run_length(10, 1, None).unwrap_err();
+/// assert!(e.to_string().contains("`batch_size`"), "{e}");
+/// assert!(check_run_length(0, 256, None).is_err());
+/// assert!(check_run_length(10, 256, Some(0)).is_err());
+/// ```
+///
+/// # Errors
+/// [`TrainError::InvalidConfig`] naming the first bad field.
+pub fn check_run_length(
+    epochs: u64,
+    batch_size: usize,
+    max_steps_per_epoch: Option<u64>,
+) -> Result<()> {
+    let bad =
+        |field: &'static str, reason: String| Err(TrainError::InvalidConfig { field, reason });
+    if epochs == 0 {
+        return bad("epochs", "must be > 0".into());
+    }
+    if batch_size < 2 {
+        return bad(
+            "batch_size",
+            format!("must be >= 2 (BatchNorm batch statistics), got {batch_size}"),
+        );
+    }
+    if max_steps_per_epoch == Some(0) {
+        return bad("max_steps_per_epoch", "must be > 0 when set".into());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,41 +233,4 @@ mod tests {
         assert!(WarmupCosine::new(f64::NAN, 0, 1, 0.001).is_err());
         assert!(WarmupCosine::from_epochs(LrScaling::Paper, 64, 0, 1, 0, 0.001).is_err());
     }
-}
-
-/// Checks the length settings every training run has: `epochs` > 0, `batch_size` ≥ 2
-/// (BatchNorm needs batch statistics) and, when set, `max_steps_per_epoch` > 0. Both run
-/// configurations call it from their `validate`.
-///
-/// ```
-/// use twinscan_train::schedule::check_run_length;
-/// assert!(check_run_length(10, 256, None).is_ok());
-/// let e = check_run_length(10, 1, None).unwrap_err();
-/// assert!(e.to_string().contains("`batch_size`"), "{e}");
-/// assert!(check_run_length(0, 256, None).is_err());
-/// assert!(check_run_length(10, 256, Some(0)).is_err());
-/// ```
-///
-/// # Errors
-/// [`TrainError::InvalidConfig`] naming the first bad field.
-pub fn check_run_length(
-    epochs: u64,
-    batch_size: usize,
-    max_steps_per_epoch: Option<u64>,
-) -> Result<()> {
-    let bad =
-        |field: &'static str, reason: String| Err(TrainError::InvalidConfig { field, reason });
-    if epochs == 0 {
-        return bad("epochs", "must be > 0".into());
-    }
-    if batch_size < 2 {
-        return bad(
-            "batch_size",
-            format!("must be >= 2 (BatchNorm batch statistics), got {batch_size}"),
-        );
-    }
-    if max_steps_per_epoch == Some(0) {
-        return bad("max_steps_per_epoch", "must be > 0 when set".into());
-    }
-    Ok(())
 }
