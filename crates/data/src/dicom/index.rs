@@ -9,7 +9,7 @@ use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 use rayon::prelude::*;
 
-use super::{open_dicom, opt_str};
+use super::{open_dicom, opt_str, seq_items};
 use crate::error::{DataError, Result};
 
 /// Folders nested deeper than this below the indexed folder are an error (a symbolic-link
@@ -111,31 +111,23 @@ pub fn list_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-fn items(obj: &InMemDicomObject, tag: dicom_core::Tag) -> &[InMemDicomObject] {
-    obj.element_opt(tag)
-        .ok()
-        .flatten()
-        .and_then(|e| e.items())
-        .unwrap_or(&[])
-}
-
 fn rtstruct_header(obj: &InMemDicomObject) -> RtStructHeader {
     let mut h = RtStructHeader {
         label: opt_str(obj, tags::STRUCTURE_SET_LABEL),
         date: opt_str(obj, tags::STRUCTURE_SET_DATE),
         time: opt_str(obj, tags::STRUCTURE_SET_TIME),
-        rois: items(obj, tags::STRUCTURE_SET_ROI_SEQUENCE).len(),
-        rois_with_contours: items(obj, tags::ROI_CONTOUR_SEQUENCE)
+        rois: seq_items(obj, tags::STRUCTURE_SET_ROI_SEQUENCE).len(),
+        rois_with_contours: seq_items(obj, tags::ROI_CONTOUR_SEQUENCE)
             .iter()
-            .filter(|it| !items(it, tags::CONTOUR_SEQUENCE).is_empty())
+            .filter(|it| !seq_items(it, tags::CONTOUR_SEQUENCE).is_empty())
             .count(),
         ..Default::default()
     };
-    for fr in items(obj, tags::REFERENCED_FRAME_OF_REFERENCE_SEQUENCE) {
+    for fr in seq_items(obj, tags::REFERENCED_FRAME_OF_REFERENCE_SEQUENCE) {
         h.referenced_frames
             .extend(opt_str(fr, tags::FRAME_OF_REFERENCE_UID));
-        for study in items(fr, tags::RT_REFERENCED_STUDY_SEQUENCE) {
-            for series in items(study, tags::RT_REFERENCED_SERIES_SEQUENCE) {
+        for study in seq_items(fr, tags::RT_REFERENCED_STUDY_SEQUENCE) {
+            for series in seq_items(study, tags::RT_REFERENCED_SERIES_SEQUENCE) {
                 h.referenced_series
                     .extend(opt_str(series, tags::SERIES_INSTANCE_UID));
             }

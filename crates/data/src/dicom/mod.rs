@@ -362,6 +362,15 @@ fn items(
     Ok(())
 }
 
+/// The items of sequence attribute `tag` (none when absent or not a sequence).
+pub(crate) fn seq_items(obj: &InMemDicomObject, tag: Tag) -> &[InMemDicomObject] {
+    obj.element_opt(tag)
+        .ok()
+        .flatten()
+        .and_then(|e| e.items())
+        .unwrap_or(&[])
+}
+
 /// A string attribute, trimmed; `None` when absent or empty.
 pub(crate) fn opt_str(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
     let e = obj.element_opt(tag).ok().flatten()?;

@@ -34,10 +34,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use dicom_dictionary_std::tags;
-use dicom_object::InMemDicomObject;
 
 use super::ct::CtSeries;
-use super::{dicom_err, open_dicom, opt_str};
+use super::{dicom_err, open_dicom, opt_str, seq_items};
 use crate::error::{DataError, Result};
 use crate::volume::{Mask, Volume};
 
@@ -84,14 +83,6 @@ pub struct Rasterized {
     pub warnings: Vec<String>,
 }
 
-fn items(obj: &InMemDicomObject, tag: dicom_core::Tag) -> &[InMemDicomObject] {
-    obj.element_opt(tag)
-        .ok()
-        .flatten()
-        .and_then(|e| e.items())
-        .unwrap_or(&[])
-}
-
 /// Reads an RT Structure Set (with or without a Part-10 header). See the module doc.
 pub fn read_rtstruct(path: &Path) -> Result<RtStruct> {
     let obj = open_dicom(path, None)?;
@@ -99,11 +90,11 @@ pub fn read_rtstruct(path: &Path) -> Result<RtStruct> {
         Some("RTSTRUCT") | None => {}
         Some(m) => return Err(dicom_err(path, format!("modality {m}, not RTSTRUCT"))),
     }
-    let frame_of_reference_uid = items(&obj, tags::REFERENCED_FRAME_OF_REFERENCE_SEQUENCE)
+    let frame_of_reference_uid = seq_items(&obj, tags::REFERENCED_FRAME_OF_REFERENCE_SEQUENCE)
         .iter()
         .find_map(|it| opt_str(it, tags::FRAME_OF_REFERENCE_UID))
         .or_else(|| opt_str(&obj, tags::FRAME_OF_REFERENCE_UID));
-    let ss = items(&obj, tags::STRUCTURE_SET_ROI_SEQUENCE);
+    let ss = seq_items(&obj, tags::STRUCTURE_SET_ROI_SEQUENCE);
     if obj
         .element_opt(tags::STRUCTURE_SET_ROI_SEQUENCE)
         .ok()
@@ -113,7 +104,7 @@ pub fn read_rtstruct(path: &Path) -> Result<RtStruct> {
         return Err(dicom_err(path, "missing StructureSetROISequence"));
     }
     let mut contours_by_roi: HashMap<i32, Vec<Contour>> = HashMap::new();
-    for item in items(&obj, tags::ROI_CONTOUR_SEQUENCE) {
+    for item in seq_items(&obj, tags::ROI_CONTOUR_SEQUENCE) {
         let Some(number) = item
             .element_opt(tags::REFERENCED_ROI_NUMBER)
             .ok()
@@ -126,7 +117,7 @@ pub fn read_rtstruct(path: &Path) -> Result<RtStruct> {
             ));
         };
         let list = contours_by_roi.entry(number).or_default();
-        for (ci, c) in items(item, tags::CONTOUR_SEQUENCE).iter().enumerate() {
+        for (ci, c) in seq_items(item, tags::CONTOUR_SEQUENCE).iter().enumerate() {
             let geometric_type = opt_str(c, tags::CONTOUR_GEOMETRIC_TYPE)
                 .unwrap_or_else(|| "CLOSED_PLANAR".into())
                 .to_ascii_uppercase();
@@ -149,7 +140,7 @@ pub fn read_rtstruct(path: &Path) -> Result<RtStruct> {
                     ),
                 ));
             }
-            let referenced_sop_uid = items(c, tags::CONTOUR_IMAGE_SEQUENCE)
+            let referenced_sop_uid = seq_items(c, tags::CONTOUR_IMAGE_SEQUENCE)
                 .iter()
                 .find_map(|it| opt_str(it, tags::REFERENCED_SOP_INSTANCE_UID));
             list.push(Contour {
