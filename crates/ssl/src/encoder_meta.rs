@@ -48,9 +48,7 @@ pub struct EncoderMeta {
 /// # Errors
 /// [`crate::SslError::Augment`] if the preset does not build.
 pub fn eval_pipeline(config: &PretrainConfig) -> Result<Pipeline> {
-    Ok(Pipeline::preset("study_eval")?
-        .with_output_size(config.input.image_size, config.input.image_size)
-        .with_channels(config.input.in_channels))
+    Ok(config.input.pipeline("study_eval")?)
 }
 
 /// The record of an encoder pretrained with `config` on `data`.
