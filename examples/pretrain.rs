@@ -32,11 +32,24 @@ fn main() -> ExitCode {
         } else {
             None
         };
-        let device = args.device()?;
-        println!("device: {}", twinscan_models::device_name(&device));
+        let (device, data_parallel) = args.devices()?;
+        match data_parallel.as_slice() {
+            [] => println!("device: {}", twinscan_models::device_name(&device)),
+            specs => {
+                let names: Vec<String> = specs
+                    .iter()
+                    .map(|s| Ok(twinscan_models::device_name(&s.device()?)))
+                    .collect::<Result<_, twinscan_models::ModelsError>>()?;
+                println!(
+                    "data parallel, one replica per device: {}",
+                    names.join(", ")
+                );
+            }
+        }
         let run = PretrainRun {
             config: args.config(saved)?,
             device,
+            data_parallel,
             data: args.data.clone(),
             out: args.out.clone(),
             resume: args.resume,

@@ -791,6 +791,7 @@ fn ensure_pretrained(
         out: plan.dir.clone(),
         config: plan.config.clone(),
         device: device.clone(),
+        data_parallel: Vec::new(),
         resume: pretrain::PretrainDir::new(&plan.dir).exists(),
     };
     // `curves.png` redrawn at every checkpoint (a chart error comes after the pretraining).

@@ -94,6 +94,7 @@ fn a_grid_runs_resumes_and_writes_the_tables() {
         out: plan.dir.clone(),
         config: plan.config.clone(),
         device: Device::flex(),
+        data_parallel: Vec::new(),
         resume: false,
     };
     twinscan_ssl::pretrain::pretrain_until(&partial, 1, &mut |_| {}).unwrap();

@@ -327,6 +327,7 @@ fn a_pretrained_encoder_records_what_it_expects() {
         out: out.clone(),
         config,
         device: Device::flex(),
+        data_parallel: Vec::new(),
         resume: false,
     };
     // Through the facade: curves.png is drawn at the checkpoint.

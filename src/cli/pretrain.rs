@@ -94,7 +94,8 @@ pub struct PretrainArgs {
     /// Seed of initialisation, epoch order and augmentation.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Device: cpu (default), wgpu, vulkan, tch, cuda[:N]; also TWINSCAN_DEVICE.
+    /// Device: cpu (default), wgpu, vulkan, tch, cuda[:N]; also TWINSCAN_DEVICE. A list
+    /// (cuda:0,cuda:1) trains data-parallel, one replica per device.
     #[arg(long)]
     pub device: Option<String>,
     /// Stop once this many epochs are done (continue later with --resume).
@@ -210,28 +211,29 @@ impl PretrainArgs {
         Ok(c)
     }
 
-    /// The device of `--device` / `TWINSCAN_DEVICE` (CPU when neither is set).
+    /// The device of `--device` / `TWINSCAN_DEVICE` (CPU when neither is set) and, for a
+    /// comma-separated list (`cuda:0,cuda:1`), every device of the data-parallel run (the
+    /// first is the returned device; one replica each, docs/ssl.md).
+    ///
+    /// A device may be listed more than once (replicas sharing it: the data-parallel path on
+    /// one device, with one device's results).
     ///
     /// # Errors
-    /// An unknown device, one not compiled in (the error names the cargo feature), or several
-    /// devices: the multi-device loop is not wired into `pretrain` (see docs/ssl.md).
-    pub fn device(&self) -> Result<twinscan_models::burn::tensor::Device> {
+    /// An unknown device, or one not compiled in (the error names the cargo feature).
+    pub fn devices(&self) -> Result<(twinscan_models::burn::tensor::Device, Vec<DeviceSpec>)> {
         let env = std::env::var(twinscan_models::DEVICE_ENV).ok();
-        let spec = self.device.as_deref().or(env.as_deref());
-        if let Some(s) = spec
-            && s.contains(',')
-        {
-            return Err(SslError::InvalidConfig {
-                field: "device",
-                reason: format!(
-                    "{s:?} names several devices: data-parallel pretraining is not wired into \
-                     `pretrain` yet (its pieces, synchronised BatchNorm and the reduced \
-                     cross-correlation over burn's NCCL all-reduce, are in twinscan_models::\
-                     sharded and Trainer::step_sharded, tested on the CPU); pass one device \
-                     (docs/ssl.md, Multi-device)"
-                ),
-            });
+        let (value, source) = match (self.device.as_deref(), env.as_deref()) {
+            (Some(a), _) if !a.trim().is_empty() => (a, "--device"),
+            (_, Some(e)) if !e.trim().is_empty() => (e, twinscan_models::DEVICE_ENV),
+            _ => return Ok((DeviceSpec::Flex.device()?, Vec::new())),
+        };
+        if !value.contains(',') {
+            return Ok((DeviceSpec::parse_from(value, source)?.device()?, Vec::new()));
         }
-        Ok(DeviceSpec::resolve(self.device.as_deref(), env.as_deref())?.device()?)
+        let specs = value
+            .split(',')
+            .map(|part| DeviceSpec::parse_from(part, source))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok((specs[0].device()?, specs))
     }
 }

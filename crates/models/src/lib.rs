@@ -11,7 +11,9 @@
 //! - [`ProjectorConfig`] / [`Projector`]: `512-8192-8192-8192` MLP heads.
 //! - [`meta`]: what a weight file records about its inputs (safetensors metadata).
 //! - [`sharded`]: data-parallel forward passes over batch shards with synchronised
-//!   BatchNorm, the shards' statistics reduced by a [`Collective`].
+//!   BatchNorm, the shards' statistics reduced by a [`Collective`]: burn's NCCL
+//!   [`AllReduce`] on CUDA, [`HostAllReduce`] (one replica per thread, summed on the host)
+//!   everywhere, or [`InProcessSum`] (every shard in one thread).
 //! - [`image_batch`]: an `N×C×H×W` f32 buffer → `Tensor<4>`.
 //!
 //! The main path: [`ResNetConfig::init`] on a [`DeviceSpec`]'s device, then [`weights::load`]
@@ -28,6 +30,7 @@ pub use burn;
 pub mod batch;
 pub mod device;
 pub mod error;
+pub mod host_collective;
 pub mod init;
 pub mod meta;
 pub mod projector;
@@ -38,6 +41,7 @@ pub mod weights;
 pub use batch::image_batch;
 pub use device::{DEVICE_ENV, DeviceSpec, device_name};
 pub use error::{ModelsError, Result};
+pub use host_collective::HostAllReduce;
 pub use init::BackboneInit;
 pub use projector::{Projector, ProjectorBlock, ProjectorConfig};
 pub use resnet::{Arch, BlockKind, Downsample, ResNet, ResNetConfig, ResidualBlock};

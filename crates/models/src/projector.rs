@@ -167,6 +167,18 @@ impl Projector {
         self.last.forward(x)
     }
 
+    /// Initialises every lazily initialised parameter now, in the order a first
+    /// [`forward`](Self::forward) would (see [`ResNet::initialize_in_forward_order`]).
+    ///
+    /// [`ResNet::initialize_in_forward_order`]: crate::ResNet::initialize_in_forward_order
+    pub fn initialize_in_forward_order(&self) {
+        for block in &self.hidden {
+            crate::resnet::touch(&block.linear);
+            crate::resnet::touch(&block.bn);
+        }
+        crate::resnet::touch(&self.last);
+    }
+
     /// Input width the projector expects.
     pub fn input_width(&self) -> usize {
         match self.hidden.first() {

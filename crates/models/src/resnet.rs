@@ -478,6 +478,33 @@ impl ResNet {
         }
     }
 
+    /// Initialises every lazily initialised parameter now, in the order a first
+    /// [`forward`](Self::forward) would (so the random weights are the ones that pass would draw
+    /// from the seeded device). Copies made afterwards (`fork` onto other devices for data
+    /// parallelism) then share these values instead of drawing their own.
+    pub fn initialize_in_forward_order(&self) {
+        touch(&self.conv1);
+        touch(&self.bn1);
+        for block in self.blocks() {
+            // ResidualBlock::forward computes the identity branch first.
+            if let Some(d) = &block.downsample {
+                touch(&d.conv);
+                touch(&d.bn);
+            }
+            touch(&block.conv1);
+            touch(&block.bn1);
+            touch(&block.conv2);
+            touch(&block.bn2);
+            if let (Some(conv3), Some(bn3)) = (&block.conv3, &block.bn3) {
+                touch(conv3);
+                touch(bn3);
+            }
+        }
+        if let Some(fc) = &self.fc {
+            touch(fc);
+        }
+    }
+
     /// All residual blocks in order (`layer1.0`, `layer1.1`, ..., `layer4.last`).
     pub fn blocks(&self) -> impl Iterator<Item = &ResidualBlock> {
         self.layer1
@@ -510,4 +537,16 @@ impl ResNet {
     pub fn has_head(&self) -> bool {
         self.fc.is_some()
     }
+}
+
+/// Initialises `module`'s lazily initialised parameters, in its field order (the order a layer's
+/// own forward reads them: weight, then bias).
+pub(crate) fn touch<M: Module>(module: &M) {
+    struct Touch;
+    impl burn::module::ModuleVisitor for Touch {
+        fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+            drop(param.val());
+        }
+    }
+    module.visit(&mut Touch);
 }

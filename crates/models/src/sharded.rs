@@ -22,7 +22,11 @@
 
 use burn::nn::BatchNorm;
 use burn::tensor::activation::relu;
-use burn::tensor::distributed::{ReduceOperation, all_reduce};
+use std::sync::Arc;
+
+use burn::tensor::distributed::{
+    DistributedConfig, DistributedContext, ReduceOperation, all_reduce,
+};
 use burn::tensor::{Device, Tensor};
 
 use crate::device::DeviceSpec;
@@ -42,6 +46,11 @@ pub trait Collective: Send + Sync {
     /// shards' share scaled by the replica count, as each computed the same global loss); the
     /// identity when the caller holds every shard and one model ([`InProcessSum`]).
     fn reduce_gradients(&self, flat: Tensor<1>) -> Tensor<1>;
+
+    /// Tells the other replicas that this one failed and will not call again, so that they
+    /// stop waiting ([`HostAllReduce`](crate::HostAllReduce)); a no-op where the collective
+    /// cannot be interrupted (one thread, or NCCL, whose peers wait for the failed one).
+    fn abort(&self, _reason: &str) {}
 }
 
 /// The host-side stand-in: the caller holds every shard (one model, one autodiff graph) and
@@ -65,10 +74,12 @@ impl Collective for InProcessSum {
 }
 
 /// burn's autograd-aware all-reduce over `devices` (one replica per device, each calling with
-/// its own single shard).
+/// its own single shard). Holds burn's communication server for those devices
+/// ([`DistributedContext`]) until the last clone is dropped.
 #[derive(Debug, Clone)]
 pub struct AllReduce {
     devices: Vec<Device>,
+    _context: Arc<DistributedContext>,
 }
 
 impl AllReduce {
@@ -99,11 +110,20 @@ impl AllReduce {
                 )));
             }
         }
-        let devices = specs
+        let devices: Vec<Device> = specs
             .iter()
             .map(DeviceSpec::device)
             .collect::<Result<_>>()?;
-        Ok(Self { devices })
+        let context = DistributedContext::init(
+            devices.clone(),
+            DistributedConfig {
+                all_reduce_op: ReduceOperation::Mean,
+            },
+        );
+        Ok(Self {
+            devices,
+            _context: Arc::new(context),
+        })
     }
 
     /// The participating devices, in replica order.

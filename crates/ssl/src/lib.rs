@@ -35,6 +35,7 @@ pub mod lars;
 pub mod loss;
 pub mod objective;
 pub mod pretrain;
+mod replicas;
 pub mod schedule;
 pub mod step;
 pub mod vicreg;

@@ -20,6 +20,7 @@
 //!     out: "runs/bt".into(),
 //!     config: PretrainConfig { epochs: 2, batch_size: 32, ..PretrainConfig::study() },
 //!     device: Device::flex(),
+//!     data_parallel: Vec::new(),
 //!     resume: false,
 //! };
 //! let summary = pretrain(&run, &mut |_event| {})?;
@@ -38,14 +39,16 @@ use serde::{Deserialize, Serialize};
 use twinscan_augment::{InputPlane, NormalizeFrom, Pipeline};
 use twinscan_data::prepared::Prepared;
 use twinscan_data::split::Split;
-use twinscan_models::{ResNet, image_batch, weights};
+use twinscan_models::{DeviceSpec, ResNet, image_batch, weights};
 use twinscan_train::{JsonLog, ResumePoint, RunDir, RunRecord};
 
 use crate::checkpoint::{CHECKPOINT_FORMAT, CheckpointState};
 use crate::config::PretrainConfig;
 use crate::error::{Result, SslError};
 use crate::knn::{KnnReport, knn_probe};
+use crate::objective::ObjectiveKind;
 use crate::objective::Terms;
+use crate::replicas::Replicas;
 use crate::schedule::WarmupCosine;
 use crate::step::{BarlowTwinsModel, StepStats, Trainer};
 use twinscan_train::batches::{BatchSource, epoch_order};
@@ -60,8 +63,13 @@ pub struct PretrainRun {
     pub out: PathBuf,
     /// Hyper-parameters.
     pub config: PretrainConfig,
-    /// Where to train (a plain device; autodiff is added here).
+    /// Where to train (a plain device; autodiff is added here). With `data_parallel`, the
+    /// device of its first entry (replica 0).
     pub device: Device,
+    /// Data parallelism: the devices of the replicas, one each (at least two; the first is
+    /// `device`), every batch split over them (docs/ssl.md, Multi-device); empty = train on
+    /// `device` alone. Results equal one device's up to float rounding.
+    pub data_parallel: Vec<DeviceSpec>,
     /// Continue from the newest checkpoint in `out` (the configuration must match).
     pub resume: bool,
 }
@@ -352,6 +360,11 @@ pub fn build_model(config: &PretrainConfig, device: &Device) -> Result<BarlowTwi
     let mut encoder = config.encoder().init(device)?;
     config.init.load_into(&mut encoder)?;
     let projector = config.projector()?.init(device);
+    // The weights a first training step would draw, drawn now in that order: the same
+    // whether the run trains on one device or forks copies onto several, and whether the kNN
+    // probe (which reads the encoder in field order) runs before the first step.
+    encoder.initialize_in_forward_order();
+    projector.initialize_in_forward_order();
     BarlowTwinsModel::new(encoder, projector)
 }
 
@@ -413,6 +426,8 @@ struct PretrainSession<'a> {
     /// The training (autodiff) device.
     device: Device,
     optim: ModuleOptimizer,
+    /// Replicas 1.. of a data-parallel run (replica 0 is the session's model).
+    replicas: Option<Replicas>,
     log: JsonLog,
     /// The next optimiser step.
     step: u64,
@@ -471,6 +486,7 @@ impl<'a> PretrainSession<'a> {
         }
         // A resume with no checkpoint (nothing finished before the interruption) starts
         // over in the same folder.
+        let replicas = data_parallel(run, &model, &optim)?;
         let log = if run.resume {
             dir.resume_log(at, RUN_START_KINDS)?
         } else {
@@ -485,6 +501,7 @@ impl<'a> PretrainSession<'a> {
             dir,
             device,
             optim,
+            replicas,
             log,
             step: at.step,
             first_epoch: at.epochs_done,
@@ -559,18 +576,31 @@ impl<'a> PretrainSession<'a> {
             let batch = stream.next_batch()?.ok_or_else(|| {
                 SslError::Worker("the augmentation thread ended before the epoch did".into())
             })?;
-            let y1 = image_batch(&batch.views[0], batch.shape, &self.device)?;
-            let y2 = image_batch(&batch.views[1], batch.shape, &self.device)?;
             let multiplier = self.schedule.multiplier(self.step);
-            let (m, stats) = trainer
-                .step(model, &mut self.optim, y1, y2, multiplier, self.step)
-                .map_err(|e| match e {
-                    e @ SslError::NonFinite { .. } => SslError::Diverged {
-                        source: Box::new(e),
-                        last_checkpoint: self.last_ck.clone(),
-                    },
-                    e => e,
-                })?;
+            let (optim, step) = (&mut self.optim, self.step);
+            let stepped = match &mut self.replicas {
+                Some(replicas) => replicas.step(
+                    trainer,
+                    model,
+                    optim,
+                    &self.device,
+                    &batch,
+                    multiplier,
+                    step,
+                ),
+                None => {
+                    let y1 = image_batch(&batch.views[0], batch.shape, &self.device)?;
+                    let y2 = image_batch(&batch.views[1], batch.shape, &self.device)?;
+                    trainer.step(model, optim, y1, y2, multiplier, step)
+                }
+            };
+            let (m, stats) = stepped.map_err(|e| match e {
+                e @ SslError::NonFinite { .. } => SslError::Diverged {
+                    source: Box::new(e),
+                    last_checkpoint: self.last_ck.clone(),
+                },
+                e => e,
+            })?;
             model = m;
             sums.loss += stats.loss;
             sums.embedding_std += stats.embedding_std;
@@ -693,6 +723,56 @@ impl<'a> PretrainSession<'a> {
 
 /// Optimiser steps per epoch: whole batches of the train split, at most
 /// `max_steps_per_epoch`.
+/// The replicas of a data-parallel run (`run.data_parallel`, at least two devices), copies of
+/// the restored `model` and `optim`; `None` for one device.
+fn data_parallel(
+    run: &PretrainRun,
+    model: &BarlowTwinsModel,
+    optim: &ModuleOptimizer,
+) -> Result<Option<Replicas>> {
+    let specs = &run.data_parallel;
+    if specs.is_empty() {
+        return Ok(None);
+    }
+    let invalid = |reason: String| SslError::InvalidConfig {
+        field: "data_parallel",
+        reason,
+    };
+    if specs.len() < 2 {
+        return Err(invalid(format!(
+            "data parallelism needs at least two devices, got {}",
+            specs.len()
+        )));
+    }
+    let devices = specs
+        .iter()
+        .map(DeviceSpec::device)
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    if devices[0] != run.device {
+        return Err(invalid(format!(
+            "the first device ({}) must be the run's device",
+            specs[0]
+        )));
+    }
+    let cfg = &run.config;
+    if cfg.objective()?.kind() != ObjectiveKind::Barlow {
+        return Err(invalid(
+            "data parallelism is implemented for Barlow Twins only (VICReg's statistics \
+             would need the embeddings gathered over the replicas)"
+                .into(),
+        ));
+    }
+    if cfg.batch_size < specs.len() {
+        return Err(invalid(format!(
+            "batch_size {} is smaller than the {} devices",
+            cfg.batch_size,
+            specs.len()
+        )));
+    }
+    let replicas = Replicas::new(model, optim, specs, &devices, || Ok(cfg.lars.init()?))?;
+    Ok(Some(replicas))
+}
+
 fn steps_per_epoch(run: &PretrainRun, train_slices: usize) -> Result<u64> {
     let cfg = &run.config;
     let per_epoch = (train_slices / cfg.batch_size) as u64;

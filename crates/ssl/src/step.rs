@@ -205,7 +205,15 @@ impl Trainer {
             loss: o.loss,
             terms: vec![o.on_diag, o.off_diag],
         };
-        self.finish(model, optim, out, std, Some(collective), multiplier, step)
+        let (model, stats) =
+            self.finish(model, optim, out, std, Some(collective), multiplier, step)?;
+        // burn's `RunningState` (BatchNorm's running mean and variance) keeps one pending
+        // update per thread and merges them lazily, as an average over threads: a replica
+        // stepped on a different thread next time would average its statistics with stale
+        // ones. `valid()` merges every running state now, so they stay exact whichever thread
+        // steps next (the returned copy is dropped; the model shares the merged states).
+        drop(model.valid());
+        Ok((model, stats))
     }
 
     /// Backward, read-back, gradient reduction, clipping and the LARS step.

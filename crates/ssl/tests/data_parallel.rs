@@ -1,8 +1,9 @@
 //! Data parallelism, checked on the CPU: a batch split into shards, with BatchNorm and the
-//! Barlow Twins statistics reduced over the shards by the host-side stand-in
-//! ([`InProcessSum`]), gives the loss, gradients and updated weights of the whole batch on one
-//! device. The real multi-GPU path (burn's NCCL all-reduce, [`AllReduce`]) runs the same
-//! functions with one shard per device; it needs several CUDA GPUs (docs/ssl.md).
+//! Barlow Twins statistics reduced over the shards, gives the loss, gradients and updated
+//! weights of the whole batch on one device, both with every shard in one thread
+//! ([`InProcessSum`]) and with one replica per thread ([`HostAllReduce`], the contract of
+//! burn's NCCL all-reduce [`AllReduce`], which runs the same per-thread step on several CUDA
+//! GPUs: docs/ssl.md).
 
 // burn's `slice` takes one range per dimension: `[a..b]` slices a tensor's first dimension.
 #![allow(clippy::single_range_in_vec_init)]
@@ -10,7 +11,9 @@
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Distribution, Tensor};
-use twinscan_models::{AllReduce, DeviceSpec, InProcessSum, ProjectorConfig, ResNetConfig};
+use twinscan_models::{
+    AllReduce, Collective, DeviceSpec, HostAllReduce, InProcessSum, ProjectorConfig, ResNetConfig,
+};
 use twinscan_ssl::{
     BarlowTwinsLossConfig, BarlowTwinsModel, CorrelationStrategy, LarsConfig, Trainer,
 };
@@ -26,8 +29,11 @@ fn tiny(device: &Device, seed: u64) -> BarlowTwinsModel {
     BarlowTwinsModel::new(encoder, projector.init(device)).unwrap()
 }
 
-/// Every parameter and every BatchNorm running statistic of the model, flattened.
+/// Every parameter and every BatchNorm running statistic of the model, flattened, with the
+/// statistics' pending updates merged first (burn's `RunningState` keeps one per thread and
+/// merges them when the module is converted, as `Trainer::step_sharded` does after a step).
 fn tensors(model: &BarlowTwinsModel) -> Vec<Vec<f32>> {
+    drop(model.valid());
     struct Collect(Vec<Vec<f32>>);
     impl ModuleVisitor for Collect {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
@@ -203,6 +209,88 @@ fn data_parallel_matches_single_device() {
             sa.loss, sb.loss
         );
         assert!(diff < 1e-4, "step {step}: weights differ by {diff:e}");
+    }
+}
+
+/// The per-device loop's decomposition: one replica per thread, each with its own model and
+/// LARS copy and one shard, BatchNorm and the loss's statistics reduced by the autograd-aware
+/// [`HostAllReduce`] (the contract of burn's NCCL all-reduce), the gradients averaged over the
+/// replicas. Three steps of 2 threads × N/2 equal three steps of one device × N (float32
+/// rounding aside: sums in another order), and the two replicas stay identical.
+#[test]
+fn replica_threads_match_one_device() {
+    let device = Device::flex().autodiff();
+    let n = 8;
+    let (y1, y2) = views(&device, n);
+    let lars = LarsConfig::default();
+    let trainer = Trainer {
+        loss: BarlowTwinsLossConfig::default().init().unwrap().into(),
+        lars,
+        clip_norm: Some(1.0),
+    };
+    let mut single = tiny(&device, 21);
+    let mut replicas = vec![
+        tiny(&device, 22).load_record(single.clone().into_record()),
+        tiny(&device, 23).load_record(single.clone().into_record()),
+    ];
+    let mut opt_single = lars.init().unwrap();
+    let mut opts = vec![lars.init().unwrap(), lars.init().unwrap()];
+    let group = HostAllReduce::group(2);
+    let (s1, s2) = (split(&y1, &[4, 4]), split(&y2, &[4, 4]));
+    for step in 0..3 {
+        let (m, expected) = trainer
+            .step(single, &mut opt_single, y1.clone(), y2.clone(), 10.0, step)
+            .unwrap();
+        single = m;
+        let stepped: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = replicas
+                .drain(..)
+                .zip(opts.iter_mut())
+                .zip(&group)
+                .enumerate()
+                .map(|(r, ((model, opt), g))| {
+                    let (a, b) = (s1[r].clone(), s2[r].clone());
+                    s.spawn(move || {
+                        let c: &dyn Collective = g;
+                        trainer.step_sharded(model, opt, vec![a], vec![b], c, 10.0, step)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap().unwrap())
+                .collect()
+        });
+        for (r, (model, stats)) in stepped.into_iter().enumerate() {
+            assert!(
+                (stats.loss - expected.loss).abs() <= 1e-4 * expected.loss.abs(),
+                "step {step}, replica {r}: loss {} vs {}",
+                stats.loss,
+                expected.loss
+            );
+            // The norm of ~10^5 gradients summed in another order: float32 rounding, ~2e-4.
+            let (ga, gb) = (expected.grad_norm.unwrap(), stats.grad_norm.unwrap());
+            assert!(
+                (ga - gb).abs() <= 1e-3 * ga,
+                "step {step}, replica {r}: grad norm {ga} vs {gb}"
+            );
+            let diff = max_relative_difference(&tensors(&single), &tensors(&model));
+            println!(
+                "step {step}, replica {r}: loss {} / {}, grad norm {ga} / {gb}, weights max rel \
+                 diff {diff:e}",
+                expected.loss, stats.loss
+            );
+            assert!(
+                diff < 1e-4,
+                "step {step}, replica {r}: weights differ by {diff:e}"
+            );
+            replicas.push(model);
+        }
+        assert_eq!(
+            tensors(&replicas[0]),
+            tensors(&replicas[1]),
+            "step {step}: the replicas drifted apart"
+        );
     }
 }
 

@@ -44,6 +44,7 @@ fn run(out: &Path, config: PretrainConfig, resume: bool) -> PretrainRun {
         out: out.to_path_buf(),
         config,
         device: Device::flex(),
+        data_parallel: Vec::new(),
         resume,
     }
 }
@@ -378,4 +379,87 @@ fn vicreg_learns_and_resumes_bit_identically() {
     assert_eq!(resumed.resumed_at, Some(2));
     assert_eq!(resumed.epoch_losses, l[2..].to_vec());
     assert_eq!(checkpoint_tensors(&whole), checkpoint_tensors(&parts));
+}
+
+/// `data_parallel` with two replicas (both on the CPU, one thread each, statistics and
+/// gradients reduced by the host all-reduce) follows the one-device run step by step, and a
+/// divergence on the replicas stops the run as on one device, without hanging a replica.
+#[test]
+fn data_parallel_pretraining_matches_one_device() {
+    use twinscan_models::DeviceSpec;
+    let tmp = tempfile::tempdir().unwrap();
+    let (one, two) = (tmp.path().join("one"), tmp.path().join("two"));
+    pretrain(&run(&one, tiny(2), false), &mut |_| {}).unwrap();
+    let mut parallel = run(&two, tiny(2), false);
+    parallel.data_parallel = vec![DeviceSpec::Flex, DeviceSpec::Flex];
+    let summary = pretrain(&parallel, &mut |_| {}).unwrap();
+    assert_eq!((summary.epochs_done, summary.steps), (2, 8));
+    let losses = |d: &Path| -> Vec<f64> {
+        fs::read_to_string(d.join(files::LOG))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|v| v["kind"] == "step")
+            .map(|v| v["loss"].as_f64().unwrap())
+            .collect()
+    };
+    let (a, b) = (losses(&one), losses(&two));
+    println!("one device {a:?}\ntwo replicas {b:?}");
+    assert_eq!(a.len(), b.len());
+    // float32 sums in another order (per shard, then over the replicas) drift by ~1e-5 per
+    // step at this learning rate; 8 steps stay within 1e-3.
+    for (step, (x, y)) in a.iter().zip(&b).enumerate() {
+        assert!(
+            (x - y).abs() <= 1e-3 * x.abs(),
+            "step {step}: loss {y} on two replicas vs {x} on one device"
+        );
+    }
+    let encoder = |d: &Path| {
+        let mut enc = tiny(1).encoder().init(&Device::flex()).unwrap();
+        twinscan_models::weights::load(
+            &mut enc,
+            d.join(files::ENCODER),
+            &twinscan_models::weights::LoadOptions::strict(),
+        )
+        .unwrap();
+        tensors(&enc)
+    };
+    // Each tensor's largest difference relative to its largest magnitude, floored at 1e-3:
+    // BatchNorm shifts that stayed near zero (~1e-5) differ by ~1e-6 in absolute terms.
+    let (ea, eb) = (encoder(&one), encoder(&two));
+    let worst = ea
+        .iter()
+        .zip(&eb)
+        .map(|(x, y)| {
+            let scale = x.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
+            x.iter()
+                .zip(y)
+                .fold(0f32, |m, (p, q)| m.max((p - q).abs() / scale))
+        })
+        .fold(0f32, f32::max);
+    println!("encoder max relative difference {worst:e}");
+    assert!(worst < 1e-2, "encoders differ by {worst:e}");
+
+    // A divergence on the replicas: every replica stops, the error is the loss's.
+    let mut cfg = tiny(3);
+    cfg.max_steps_per_epoch = Some(1);
+    cfg.clip_norm = None;
+    cfg.lars.eta = 1e30;
+    cfg.lars.lr_weights = 1e30;
+    let mut diverging = run(&tmp.path().join("diverging"), cfg, false);
+    diverging.data_parallel = vec![DeviceSpec::Flex, DeviceSpec::Flex];
+    let err = pretrain(&diverging, &mut |_| {}).expect_err("must diverge");
+    assert!(matches!(err, SslError::Diverged { .. }), "{err}");
+
+    // What data parallelism refuses, by field.
+    let mut vicreg = run(&tmp.path().join("vicreg"), tiny(1), false);
+    vicreg.config.objective = twinscan_ssl::ObjectiveKind::Vicreg;
+    vicreg.config.vicreg = Some(Default::default());
+    vicreg.data_parallel = vec![DeviceSpec::Flex, DeviceSpec::Flex];
+    let err = pretrain(&vicreg, &mut |_| {}).unwrap_err().to_string();
+    assert!(err.contains("Barlow Twins only"), "{err}");
+    let mut one_device = run(&tmp.path().join("one-device"), tiny(1), false);
+    one_device.data_parallel = vec![DeviceSpec::Flex];
+    let err = pretrain(&one_device, &mut |_| {}).unwrap_err().to_string();
+    assert!(err.contains("at least two devices"), "{err}");
 }
