@@ -237,3 +237,24 @@ impl PretrainArgs {
         Ok((specs[0].device()?, specs))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(device: &str) -> PretrainArgs {
+        PretrainArgs::try_parse_from(["pretrain", "--data", "d", "--out", "o", "--device", device])
+            .unwrap()
+    }
+
+    #[test]
+    fn a_device_list_is_a_data_parallel_run() {
+        let (_, specs) = args("cpu").devices().unwrap();
+        assert!(specs.is_empty(), "one device: {specs:?}");
+        let (device, specs) = args("cpu, flex").devices().unwrap();
+        assert_eq!(specs, vec![DeviceSpec::Flex, DeviceSpec::Flex]);
+        assert_eq!(device, DeviceSpec::Flex.device().unwrap());
+        let err = args("cpu,gpu9").devices().unwrap_err().to_string();
+        assert!(err.contains("gpu9") && err.contains("--device"), "{err}");
+    }
+}

@@ -442,6 +442,7 @@ impl<'a> PretrainSession<'a> {
     fn open(run: &'a PretrainRun) -> Result<(Self, BarlowTwinsModel)> {
         let cfg = &run.config;
         cfg.validate()?;
+        check_data_parallel(run)?;
         let data = Arc::new(Prepared::open(&run.data)?);
         let train = data.indices(Split::Train);
         let steps_per_epoch = steps_per_epoch(run, train.len())?;
@@ -723,16 +724,13 @@ impl<'a> PretrainSession<'a> {
 
 /// Optimiser steps per epoch: whole batches of the train split, at most
 /// `max_steps_per_epoch`.
-/// The replicas of a data-parallel run (`run.data_parallel`, at least two devices), copies of
-/// the restored `model` and `optim`; `None` for one device.
-fn data_parallel(
-    run: &PretrainRun,
-    model: &BarlowTwinsModel,
-    optim: &ModuleOptimizer,
-) -> Result<Option<Replicas>> {
+/// Checks `run.data_parallel` before anything is written: at least two devices, compiled
+/// in, the first being the run's device, Barlow Twins, a batch of at least one slice per
+/// device, and distinct GPUs for NCCL.
+fn check_data_parallel(run: &PretrainRun) -> Result<()> {
     let specs = &run.data_parallel;
     if specs.is_empty() {
-        return Ok(None);
+        return Ok(());
     }
     let invalid = |reason: String| SslError::InvalidConfig {
         field: "data_parallel",
@@ -744,11 +742,11 @@ fn data_parallel(
             specs.len()
         )));
     }
-    let devices = specs
-        .iter()
-        .map(DeviceSpec::device)
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    if devices[0] != run.device {
+    let first = specs[0].device()?;
+    for spec in &specs[1..] {
+        spec.device()?;
+    }
+    if first != run.device {
         return Err(invalid(format!(
             "the first device ({}) must be the run's device",
             specs[0]
@@ -769,8 +767,37 @@ fn data_parallel(
             specs.len()
         )));
     }
-    let replicas = Replicas::new(model, optim, specs, &devices, || Ok(cfg.lars.init()?))?;
-    Ok(Some(replicas))
+    let nccl = specs.iter().all(|s| matches!(s, DeviceSpec::Cuda(_)));
+    if let Some((i, s)) = specs
+        .iter()
+        .enumerate()
+        .find(|(i, s)| specs[..*i].contains(s))
+        && nccl
+    {
+        return Err(invalid(format!(
+            "{s} is listed twice (device {i}): NCCL needs one replica per GPU"
+        )));
+    }
+    Ok(())
+}
+
+/// The replicas of a checked data-parallel run (see [`check_data_parallel`]), copies of the
+/// restored `model` and `optim`; `None` for one device.
+fn data_parallel(
+    run: &PretrainRun,
+    model: &BarlowTwinsModel,
+    optim: &ModuleOptimizer,
+) -> Result<Option<Replicas>> {
+    let specs = &run.data_parallel;
+    if specs.is_empty() {
+        return Ok(None);
+    }
+    let devices = specs
+        .iter()
+        .map(DeviceSpec::device)
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let fresh = || Ok(run.config.lars.init()?);
+    Ok(Some(Replicas::new(model, optim, specs, &devices, fresh)?))
 }
 
 fn steps_per_epoch(run: &PretrainRun, train_slices: usize) -> Result<u64> {

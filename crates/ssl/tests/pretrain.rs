@@ -458,8 +458,17 @@ fn data_parallel_pretraining_matches_one_device() {
     vicreg.data_parallel = vec![DeviceSpec::Flex, DeviceSpec::Flex];
     let err = pretrain(&vicreg, &mut |_| {}).unwrap_err().to_string();
     assert!(err.contains("Barlow Twins only"), "{err}");
+    assert!(
+        !vicreg.out.exists(),
+        "a refused run must not leave its folder"
+    );
     let mut one_device = run(&tmp.path().join("one-device"), tiny(1), false);
     one_device.data_parallel = vec![DeviceSpec::Flex];
     let err = pretrain(&one_device, &mut |_| {}).unwrap_err().to_string();
     assert!(err.contains("at least two devices"), "{err}");
+    let mut small = run(&tmp.path().join("small"), tiny(1), false);
+    small.config.batch_size = 2;
+    small.data_parallel = vec![DeviceSpec::Flex; 3];
+    let err = pretrain(&small, &mut |_| {}).unwrap_err().to_string();
+    assert!(err.contains("smaller than the 3 devices"), "{err}");
 }
