@@ -796,7 +796,7 @@ fn data_parallel(
         .iter()
         .map(DeviceSpec::device)
         .collect::<std::result::Result<Vec<_>, _>>()?;
-    let fresh = || Ok(run.config.lars.init()?);
+    let fresh = || run.config.lars.init();
     Ok(Some(Replicas::new(model, optim, specs, &devices, fresh)?))
 }
 

@@ -234,7 +234,7 @@ fn replica_threads_match_one_device() {
         tiny(&device, 23).load_record(single.clone().into_record()),
     ];
     let mut opt_single = lars.init().unwrap();
-    let mut opts = vec![lars.init().unwrap(), lars.init().unwrap()];
+    let mut opts = [lars.init().unwrap(), lars.init().unwrap()];
     let group = HostAllReduce::group(2);
     let (s1, s2) = (split(&y1, &[4, 4]), split(&y2, &[4, 4]));
     for step in 0..3 {
