@@ -18,6 +18,14 @@ use twinscan_ssl::{
     BarlowTwinsLossConfig, BarlowTwinsModel, CorrelationStrategy, LarsConfig, Trainer,
 };
 
+/// The two equality tests run one at a time: run concurrently in one process, their results
+/// differed from the one-device ones by up to ~3e-3 (weights) in 3 of 8 runs, even with
+/// `RAYON_NUM_THREADS=1`, and never when run one at a time (0 of 16), nor for the replica test
+/// alone (0 of 13). Within one test the two sides see the same data; the cause, somewhere in
+/// two trainings sharing burn's process-wide autodiff graph registry and the flex device, was
+/// not found (docs/ssl.md).
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn tiny(device: &Device, seed: u64) -> BarlowTwinsModel {
     device.seed(seed);
     let encoder = ResNetConfig::resnet10()
@@ -84,14 +92,16 @@ fn gradients(model: &BarlowTwinsModel, grads: &GradientsParams) -> Vec<Vec<f32>>
 }
 
 /// Largest difference of two tensor lists, each tensor's difference relative to its own
-/// largest magnitude (so tiny and large tensors are judged alike).
-fn max_relative_difference(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
+/// largest magnitude (so tiny and large tensors are judged alike), that magnitude floored at
+/// `floor` (weights: BatchNorm shifts that stay near zero, ~1e-5, would otherwise turn a
+/// 1e-9 rounding difference into a large relative one).
+fn max_relative_difference(a: &[Vec<f32>], b: &[Vec<f32>], floor: f32) -> f32 {
     assert_eq!(a.len(), b.len(), "different tensor counts");
     a.iter()
         .zip(b)
         .map(|(x, y)| {
             assert_eq!(x.len(), y.len());
-            let scale = x.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-12);
+            let scale = x.iter().fold(0f32, |m, v| m.max(v.abs())).max(floor);
             x.iter()
                 .zip(y)
                 .fold(0f32, |m, (p, q)| m.max((p - q).abs() / scale))
@@ -121,6 +131,7 @@ fn split(x: &Tensor<4>, sizes: &[usize]) -> Vec<Tensor<4>> {
 
 #[test]
 fn data_parallel_matches_single_device() {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let device = Device::flex().autodiff();
     let n = 8;
     let (y1, y2) = views(&device, n);
@@ -159,7 +170,7 @@ fn data_parallel_matches_single_device() {
             );
         }
         let grads = GradientsParams::from_grads(outs[0].loss.backward(), &sharded);
-        let diff = max_relative_difference(&single_grads, &gradients(&sharded, &grads));
+        let diff = max_relative_difference(&single_grads, &gradients(&sharded, &grads), 1e-12);
         println!("{sizes:?}: loss {values:?} vs {single_loss}, gradient max rel diff {diff:e}");
         assert!(diff < 1e-4, "{sizes:?}: gradients differ by {diff:e}");
     }
@@ -203,7 +214,7 @@ fn data_parallel_matches_single_device() {
             (ga - gb).abs() <= 1e-4 * ga,
             "step {step}: grad norm {ga} vs {gb}"
         );
-        let diff = max_relative_difference(&tensors(&a), &tensors(&b));
+        let diff = max_relative_difference(&tensors(&a), &tensors(&b), 1e-3);
         println!(
             "step {step}: loss {} / {}, weights max rel diff {diff:e}",
             sa.loss, sb.loss
@@ -219,6 +230,7 @@ fn data_parallel_matches_single_device() {
 /// rounding aside: sums in another order), and the two replicas stay identical.
 #[test]
 fn replica_threads_match_one_device() {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let device = Device::flex().autodiff();
     let n = 8;
     let (y1, y2) = views(&device, n);
@@ -274,7 +286,7 @@ fn replica_threads_match_one_device() {
                 (ga - gb).abs() <= 1e-3 * ga,
                 "step {step}, replica {r}: grad norm {ga} vs {gb}"
             );
-            let diff = max_relative_difference(&tensors(&single), &tensors(&model));
+            let diff = max_relative_difference(&tensors(&single), &tensors(&model), 1e-3);
             println!(
                 "step {step}, replica {r}: loss {} / {}, grad norm {ga} / {gb}, weights max rel \
                  diff {diff:e}",
