@@ -222,3 +222,16 @@ impl fmt::Display for DeviceSpec {
         }
     }
 }
+
+/// Seeds `device` and runs `build`, which draws a model's random initial weights from it, while
+/// holding a process-wide lock. burn's device random generator is one per device, shared by
+/// every thread, so two models built at once in one process (two tests, two replicas' runs)
+/// would interleave their draws and neither would get the weights of its seed. `build` must
+/// initialise the parameters itself: burn draws lazily, at a parameter's first use, unless
+/// asked (`ResNet::initialize_in_forward_order`).
+pub fn seeded<T>(device: &Device, seed: u64, build: impl FnOnce() -> T) -> T {
+    static DRAWS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _draws = DRAWS.lock().unwrap_or_else(|e| e.into_inner());
+    device.seed(seed);
+    build()
+}

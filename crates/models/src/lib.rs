@@ -39,7 +39,7 @@ pub mod sharded;
 pub mod weights;
 
 pub use batch::image_batch;
-pub use device::{DEVICE_ENV, DeviceSpec, device_name};
+pub use device::{DEVICE_ENV, DeviceSpec, device_name, seeded};
 pub use error::{ModelsError, Result};
 pub use host_collective::HostAllReduce;
 pub use init::BackboneInit;

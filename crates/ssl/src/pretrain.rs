@@ -356,15 +356,18 @@ fn continue_from(
 /// # Errors
 /// Configuration and weight-file errors.
 pub fn build_model(config: &PretrainConfig, device: &Device) -> Result<BarlowTwinsModel> {
-    device.seed(config.seed);
-    let mut encoder = config.encoder().init(device)?;
-    config.init.load_into(&mut encoder)?;
-    let projector = config.projector()?.init(device);
-    // The weights a first training step would draw, drawn now in that order: the same
-    // whether the run trains on one device or forks copies onto several, and whether the kNN
-    // probe (which reads the encoder in field order) runs before the first step.
-    encoder.initialize_in_forward_order();
-    projector.initialize_in_forward_order();
+    // The weights a first training step would draw, drawn now in that order and under the
+    // process-wide lock of `seeded`: the same whether the run trains on one device or forks
+    // copies onto several, whether the kNN probe (which reads the encoder in field order) runs
+    // before the first step, and whether other models are built at the same time.
+    let (encoder, projector) = twinscan_models::seeded(device, config.seed, || -> Result<_> {
+        let mut encoder = config.encoder().init(device)?;
+        config.init.load_into(&mut encoder)?;
+        let projector = config.projector()?.init(device);
+        encoder.initialize_in_forward_order();
+        projector.initialize_in_forward_order();
+        Ok((encoder, projector))
+    })?;
     BarlowTwinsModel::new(encoder, projector)
 }
 
