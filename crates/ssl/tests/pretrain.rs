@@ -127,35 +127,40 @@ fn resume_is_bit_identical_to_an_uninterrupted_run() {
     assert_eq!(resumed.resumed_at, Some(1));
 
     // The logs agree on every loss (timings aside).
-    let losses = |d: &Path| -> Vec<f64> {
-        fs::read_to_string(d.join(files::LOG))
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-            .filter(|v| v["kind"] == "step")
-            .map(|v| v["loss"].as_f64().unwrap())
-            .collect()
-    };
-    assert_eq!(losses(&whole), losses(&parts));
+    assert_eq!(step_losses(&whole), step_losses(&parts));
     // The exported encoders hold the same tensors (the files' headers carry per-process
     // parameter ids, so their bytes are not compared).
-    let encoder = |d: &Path| {
-        let mut enc = tiny(1).encoder().init(&Device::flex()).unwrap();
-        twinscan_models::weights::load(
-            &mut enc,
-            d.join(files::ENCODER),
-            &twinscan_models::weights::LoadOptions::strict(),
-        )
-        .unwrap();
-        tensors(&enc)
-    };
     assert!(
-        encoder(&whole) == encoder(&parts),
+        encoder_tensors(&whole) == encoder_tensors(&parts),
         "encoder after resume differs from the uninterrupted run"
     );
     // Every tensor of the final checkpoints (projector and momentum included) agrees; the
     // files' bytes differ only by parameter ids, which are random per process.
     assert_eq!(checkpoint_tensors(&whole), checkpoint_tensors(&parts));
+}
+
+/// The loss of every step in a run's log.
+fn step_losses(out: &Path) -> Vec<f64> {
+    fs::read_to_string(out.join(files::LOG))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["kind"] == "step")
+        .map(|v| v["loss"].as_f64().unwrap())
+        .collect()
+}
+
+/// Every tensor of a run's exported encoder (the files' headers carry per-process parameter
+/// ids, so their bytes are not compared).
+fn encoder_tensors(out: &Path) -> Vec<Vec<f32>> {
+    let mut enc = tiny(1).encoder().init(&Device::flex()).unwrap();
+    twinscan_models::weights::load(
+        &mut enc,
+        out.join(files::ENCODER),
+        &twinscan_models::weights::LoadOptions::strict(),
+    )
+    .unwrap();
+    tensors(&enc)
 }
 
 /// All float tensors of a run's newest checkpoint after one more LARS step on a fixed batch:
@@ -394,16 +399,7 @@ fn data_parallel_pretraining_matches_one_device() {
     parallel.data_parallel = vec![DeviceSpec::Flex, DeviceSpec::Flex];
     let summary = pretrain(&parallel, &mut |_| {}).unwrap();
     assert_eq!((summary.epochs_done, summary.steps), (2, 8));
-    let losses = |d: &Path| -> Vec<f64> {
-        fs::read_to_string(d.join(files::LOG))
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-            .filter(|v| v["kind"] == "step")
-            .map(|v| v["loss"].as_f64().unwrap())
-            .collect()
-    };
-    let (a, b) = (losses(&one), losses(&two));
+    let (a, b) = (step_losses(&one), step_losses(&two));
     println!("one device {a:?}\ntwo replicas {b:?}");
     assert_eq!(a.len(), b.len());
     // float32 sums in another order (per shard, then over the replicas) drift by ~1e-5 per
@@ -414,19 +410,9 @@ fn data_parallel_pretraining_matches_one_device() {
             "step {step}: loss {y} on two replicas vs {x} on one device"
         );
     }
-    let encoder = |d: &Path| {
-        let mut enc = tiny(1).encoder().init(&Device::flex()).unwrap();
-        twinscan_models::weights::load(
-            &mut enc,
-            d.join(files::ENCODER),
-            &twinscan_models::weights::LoadOptions::strict(),
-        )
-        .unwrap();
-        tensors(&enc)
-    };
     // Each tensor's largest difference relative to its largest magnitude, floored at 1e-3:
     // BatchNorm shifts that stayed near zero (~1e-5) differ by ~1e-6 in absolute terms.
-    let (ea, eb) = (encoder(&one), encoder(&two));
+    let (ea, eb) = (encoder_tensors(&one), encoder_tensors(&two));
     let worst = ea
         .iter()
         .zip(&eb)
