@@ -46,7 +46,6 @@ use crate::checkpoint::{CHECKPOINT_FORMAT, CheckpointState};
 use crate::config::PretrainConfig;
 use crate::error::{Result, SslError};
 use crate::knn::{KnnReport, knn_probe};
-use crate::objective::ObjectiveKind;
 use crate::objective::Terms;
 use crate::replicas::Replicas;
 use crate::schedule::WarmupCosine;
@@ -728,8 +727,8 @@ impl<'a> PretrainSession<'a> {
 /// Optimiser steps per epoch: whole batches of the train split, at most
 /// `max_steps_per_epoch`.
 /// Checks `run.data_parallel` before anything is written: at least two devices, compiled
-/// in, the first being the run's device, Barlow Twins, a batch of at least one slice per
-/// device, and distinct GPUs for NCCL.
+/// in, the first being the run's device, a batch of at least one slice per device, and
+/// distinct GPUs for NCCL.
 fn check_data_parallel(run: &PretrainRun) -> Result<()> {
     let specs = &run.data_parallel;
     if specs.is_empty() {
@@ -756,13 +755,6 @@ fn check_data_parallel(run: &PretrainRun) -> Result<()> {
         )));
     }
     let cfg = &run.config;
-    if cfg.objective()?.kind() != ObjectiveKind::Barlow {
-        return Err(invalid(
-            "data parallelism is implemented for Barlow Twins only (VICReg's statistics \
-             would need the embeddings gathered over the replicas)"
-                .into(),
-        ));
-    }
     if cfg.batch_size < specs.len() {
         return Err(invalid(format!(
             "batch_size {} is smaller than the {} devices",

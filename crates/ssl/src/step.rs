@@ -177,8 +177,7 @@ impl Trainer {
     /// each replica's thread passes its one shard and its own model and optimiser copy.
     ///
     /// # Errors
-    /// As [`step`](Self::step); [`SslError::InvalidConfig`] for VICReg, whose sharded loss
-    /// is not implemented (its global statistics would be reduced the same way).
+    /// As [`step`](Self::step).
     #[allow(clippy::too_many_arguments)]
     pub fn step_sharded(
         &self,
@@ -194,16 +193,21 @@ impl Trainer {
         let z2s = model.embed_sharded(y2s, collective);
         // The collapse monitor from the first shard (a monitor, not part of the loss).
         let std = embedding_std(z1s[0].clone().detach());
-        let Objective::Barlow(loss) = &self.loss else {
-            return Err(SslError::InvalidConfig {
-                field: "objective",
-                reason: "data parallelism is implemented for Barlow Twins only".into(),
-            });
-        };
-        let o = loss.forward_sharded(z1s, z2s, collective)?.swap_remove(0);
-        let out = ObjectiveOutput {
-            loss: o.loss,
-            terms: vec![o.on_diag, o.off_diag],
+        let out = match &self.loss {
+            Objective::Barlow(loss) => {
+                let o = loss.forward_sharded(z1s, z2s, collective)?.swap_remove(0);
+                ObjectiveOutput {
+                    loss: o.loss,
+                    terms: vec![o.on_diag, o.off_diag],
+                }
+            }
+            Objective::Vicreg(loss) => {
+                let o = loss.forward_sharded(z1s, z2s, collective)?.swap_remove(0);
+                ObjectiveOutput {
+                    loss: o.loss,
+                    terms: vec![o.invariance, o.variance, o.covariance],
+                }
+            }
         };
         let (model, stats) =
             self.finish(model, optim, out, std, Some(collective), multiplier, step)?;

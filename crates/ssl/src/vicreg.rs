@@ -19,6 +19,7 @@
 
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
+use twinscan_models::Collective;
 
 use crate::error::{Result, SslError};
 use crate::loss::{CorrelationStrategy, squared_frobenius};
@@ -167,6 +168,140 @@ impl VicRegLoss {
             variance,
             covariance,
         })
+    }
+
+    /// [`forward`](Self::forward) on a batch split into shards (`z1s[r]`, `z2s[r]`), every
+    /// statistic of the global batch reduced over the shards by `collective`, as the Barlow
+    /// Twins loss does ([`BarlowTwinsLoss::forward_sharded`]): round 1 the per-dimension sums
+    /// of both branches, the squared differences and the shard size (`2D + 2` floats); round 2
+    /// the centred squares (`2D`) and the two `D × D` products `xᵀx`. One output per shard,
+    /// each the global loss. facebookresearch/vicreg all-gathers the embeddings instead
+    /// (`FullGatherLayer`); the reduced statistics give the same loss and gradients.
+    ///
+    /// # Errors
+    /// As [`forward`](Self::forward) for the global batch, and [`SslError::ShapeMismatch`]
+    /// for shards of different widths or counts.
+    ///
+    /// [`BarlowTwinsLoss::forward_sharded`]: crate::BarlowTwinsLoss::forward_sharded
+    pub fn forward_sharded(
+        &self,
+        z1s: Vec<Tensor<2>>,
+        z2s: Vec<Tensor<2>>,
+        collective: &dyn Collective,
+    ) -> Result<Vec<VicRegOutput>> {
+        if z1s.len() != z2s.len() || z1s.is_empty() {
+            return Err(SslError::ShapeMismatch {
+                what: "VICReg loss (shards of z1 vs z2)",
+                left: vec![z1s.len()],
+                right: vec![z2s.len()],
+            });
+        }
+        let d = z1s[0].dims()[1];
+        for (a, b) in z1s.iter().zip(&z2s) {
+            if a.dims() != b.dims() || a.dims()[1] != d {
+                return Err(SslError::ShapeMismatch {
+                    what: "VICReg loss (z1 vs z2 shard)",
+                    left: a.dims().to_vec(),
+                    right: b.dims().to_vec(),
+                });
+            }
+        }
+        // Round 1: Σz1, Σz2 (per dimension), Σ‖z1 − z2‖² and the shard's size.
+        let firsts = z1s
+            .iter()
+            .zip(&z2s)
+            .map(|(a, b)| {
+                let n = Tensor::<2>::full([1, 1], a.dims()[0] as f32, &a.device());
+                let sse = (a.clone() - b.clone()).square().sum().reshape([1, 1]);
+                Tensor::cat(vec![a.clone().sum_dim(0), b.clone().sum_dim(0), sse, n], 1)
+            })
+            .collect();
+        let firsts = collective.all_reduce_sum(firsts);
+        let n = firsts[0]
+            .clone()
+            .slice([0..1, 2 * d + 1..2 * d + 2])
+            .into_scalar::<f32>() as usize;
+        if n < 2 {
+            return Err(SslError::BatchTooSmall { n });
+        }
+        let mut centred = Vec::with_capacity(z1s.len());
+        let mut invariances = Vec::with_capacity(z1s.len());
+        for ((a, b), first) in z1s.into_iter().zip(z2s).zip(firsts) {
+            let inv_n = 1.0 / n as f64;
+            let mean1 = first.clone().slice([0..1, 0..d]).mul_scalar(inv_n);
+            let mean2 = first.clone().slice([0..1, d..2 * d]).mul_scalar(inv_n);
+            let sse = first.slice([0..1, 2 * d..2 * d + 1]).reshape([1]);
+            invariances.push(sse.div_scalar((n * d) as f64));
+            centred.push((a - mean1, b - mean2));
+        }
+        // Round 2: Σx² per dimension of both branches, and [x1ᵀx1 | x2ᵀx2] (D × 2D).
+        let squares = centred
+            .iter()
+            .map(|(x1, x2)| {
+                Tensor::cat(
+                    vec![
+                        x1.clone().square().sum_dim(0),
+                        x2.clone().square().sum_dim(0),
+                    ],
+                    1,
+                )
+            })
+            .collect();
+        let squares = collective.all_reduce_sum(squares);
+        let products = centred
+            .iter()
+            .map(|(x1, x2)| {
+                Tensor::cat(
+                    vec![
+                        x1.clone().transpose().matmul(x1.clone()),
+                        x2.clone().transpose().matmul(x2.clone()),
+                    ],
+                    1,
+                )
+            })
+            .collect();
+        let products = collective.all_reduce_sum(products);
+        let c = &self.config;
+        let scale = 1.0 / (n - 1) as f64;
+        Ok(invariances
+            .into_iter()
+            .zip(squares)
+            .zip(products)
+            .map(|((invariance, sq), prod)| {
+                let branch = |k: usize| {
+                    let var = sq
+                        .clone()
+                        .slice([0..1, k * d..(k + 1) * d])
+                        .mul_scalar(scale);
+                    let hinge = var
+                        .clone()
+                        .add_scalar(c.eps)
+                        .sqrt()
+                        .neg()
+                        .add_scalar(1.0)
+                        .clamp_min(0.0)
+                        .mean();
+                    let cov = prod
+                        .clone()
+                        .slice([0..d, k * d..(k + 1) * d])
+                        .mul_scalar(scale);
+                    let off = (squared_frobenius(cov) - var.square().sum()).div_scalar(d as f64);
+                    (hinge, off)
+                };
+                let ((h1, o1), (h2, o2)) = (branch(0), branch(1));
+                let variance = (h1 + h2).div_scalar(2.0);
+                let covariance = o1 + o2;
+                let loss = invariance.clone().mul_scalar(c.sim_coeff)
+                    + variance.clone().mul_scalar(c.std_coeff)
+                    + covariance.clone().mul_scalar(c.cov_coeff);
+                VicRegOutput {
+                    loss,
+                    invariance,
+                    variance,
+                    covariance,
+                }
+            })
+            .collect())
     }
 
     /// `mean_d relu(1 − sqrt(var_unbiased + eps))` of centred `x`.

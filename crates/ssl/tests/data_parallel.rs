@@ -306,6 +306,41 @@ fn replica_threads_match_one_device() {
     }
 }
 
+/// VICReg's sharded loss (per-dimension sums, centred squares and `xᵀx` reduced over the
+/// shards) equals its loss on the whole batch, in value and gradients.
+#[test]
+fn vicreg_sharded_matches_single_device() {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let device = Device::flex().autodiff();
+    let (y1, y2) = views(&device, 8);
+    let loss = twinscan_ssl::VicRegLossConfig::default().init().unwrap();
+    let single = tiny(&device, 31);
+    let record = single.clone().into_record();
+    let out = loss
+        .forward(single.embed(y1.clone()), single.embed(y2.clone()))
+        .unwrap();
+    let expected = out.loss.clone().into_scalar::<f32>();
+    let single_grads = gradients(
+        &single,
+        &GradientsParams::from_grads(out.loss.backward(), &single),
+    );
+    for sizes in [vec![4, 4], vec![3, 5]] {
+        let sharded = tiny(&device, 32).load_record(record.clone());
+        let z1s = sharded.embed_sharded(split(&y1, &sizes), &InProcessSum);
+        let z2s = sharded.embed_sharded(split(&y2, &sizes), &InProcessSum);
+        let outs = loss.forward_sharded(z1s, z2s, &InProcessSum).unwrap();
+        let value = outs[0].loss.clone().into_scalar::<f32>();
+        let grads = GradientsParams::from_grads(outs[0].loss.backward(), &sharded);
+        let diff = max_relative_difference(&single_grads, &gradients(&sharded, &grads), 1e-12);
+        println!("VICReg {sizes:?}: loss {value} vs {expected}, gradient max rel diff {diff:e}");
+        assert!(
+            (value - expected).abs() <= 1e-5 * expected.abs(),
+            "{sizes:?}: sharded loss {value} vs {expected}"
+        );
+        assert!(diff < 1e-4, "{sizes:?}: gradients differ by {diff:e}");
+    }
+}
+
 #[test]
 fn all_reduce_refuses_backends_without_collectives() {
     let flex: Vec<DeviceSpec> = vec!["cpu".parse().unwrap(), "flex".parse().unwrap()];

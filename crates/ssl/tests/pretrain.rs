@@ -387,8 +387,9 @@ fn vicreg_learns_and_resumes_bit_identically() {
 }
 
 /// `data_parallel` with two replicas (both on the CPU, one thread each, statistics and
-/// gradients reduced by the host all-reduce) follows the one-device run step by step, and a
-/// divergence on the replicas stops the run as on one device, without hanging a replica.
+/// gradients reduced by the host all-reduce) follows the one-device run step by step, for
+/// Barlow Twins and VICReg, and a divergence on the replicas stops the run as on one device,
+/// without hanging a replica.
 #[test]
 fn data_parallel_pretraining_matches_one_device() {
     use twinscan_models::DeviceSpec;
@@ -437,17 +438,28 @@ fn data_parallel_pretraining_matches_one_device() {
     let err = pretrain(&diverging, &mut |_| {}).expect_err("must diverge");
     assert!(matches!(err, SslError::Diverged { .. }), "{err}");
 
-    // What data parallelism refuses, by field.
-    let mut vicreg = run(&tmp.path().join("vicreg"), tiny(1), false);
-    vicreg.config.objective = twinscan_ssl::ObjectiveKind::Vicreg;
-    vicreg.config.vicreg = Some(Default::default());
-    vicreg.data_parallel = vec![DeviceSpec::Flex, DeviceSpec::Flex];
-    let err = pretrain(&vicreg, &mut |_| {}).unwrap_err().to_string();
-    assert!(err.contains("Barlow Twins only"), "{err}");
-    assert!(
-        !vicreg.out.exists(),
-        "a refused run must not leave its folder"
+    // VICReg, whose variance and covariance are reduced over the replicas too.
+    let vicreg = |out: &str, data_parallel: Vec<DeviceSpec>| {
+        let mut r = run(&tmp.path().join(out), tiny(1), false);
+        r.config.objective = twinscan_ssl::ObjectiveKind::Vicreg;
+        r.config.vicreg = Some(Default::default());
+        r.data_parallel = data_parallel;
+        pretrain(&r, &mut |_| {}).unwrap();
+        step_losses(&r.out)
+    };
+    let (a, b) = (
+        vicreg("vicreg-one", Vec::new()),
+        vicreg("vicreg-two", vec![DeviceSpec::Flex, DeviceSpec::Flex]),
     );
+    println!("VICReg one device {a:?}\nVICReg two replicas {b:?}");
+    for (step, (x, y)) in a.iter().zip(&b).enumerate() {
+        assert!(
+            (x - y).abs() <= 1e-3 * x.abs(),
+            "VICReg step {step}: loss {y} on two replicas vs {x} on one device"
+        );
+    }
+
+    // What data parallelism refuses, by field, before writing anything.
     let mut one_device = run(&tmp.path().join("one-device"), tiny(1), false);
     one_device.data_parallel = vec![DeviceSpec::Flex];
     let err = pretrain(&one_device, &mut |_| {}).unwrap_err().to_string();
@@ -457,4 +469,8 @@ fn data_parallel_pretraining_matches_one_device() {
     small.data_parallel = vec![DeviceSpec::Flex; 3];
     let err = pretrain(&small, &mut |_| {}).unwrap_err().to_string();
     assert!(err.contains("smaller than the 3 devices"), "{err}");
+    assert!(
+        !small.out.exists(),
+        "a refused run must not leave its folder"
+    );
 }
