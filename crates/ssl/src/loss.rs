@@ -49,6 +49,35 @@ impl CorrelationStrategy {
     }
 }
 
+/// Checks two views' shards (as many of each, at least one, each pair of one shape, every
+/// shard of one width) and returns the embedding width; `count` and `pair` name the check in
+/// the error.
+pub(crate) fn check_shards(
+    count: &'static str,
+    pair: &'static str,
+    z1s: &[Tensor<2>],
+    z2s: &[Tensor<2>],
+) -> Result<usize> {
+    if z1s.len() != z2s.len() || z1s.is_empty() {
+        return Err(SslError::ShapeMismatch {
+            what: count,
+            left: vec![z1s.len()],
+            right: vec![z2s.len()],
+        });
+    }
+    let d = z1s[0].dims()[1];
+    for (a, b) in z1s.iter().zip(z2s) {
+        if a.dims() != b.dims() || a.dims()[1] != d {
+            return Err(SslError::ShapeMismatch {
+                what: pair,
+                left: a.dims().to_vec(),
+                right: b.dims().to_vec(),
+            });
+        }
+    }
+    Ok(d)
+}
+
 /// `‖m‖²_F` as `(1 × R·C)·(R·C × 1)`: one product of the flattened view, no second
 /// `R × C` buffer in the forward pass.
 pub(crate) fn squared_frobenius(m: Tensor<2>) -> Tensor<1> {
@@ -224,23 +253,12 @@ impl BarlowTwinsLoss {
         z2s: Vec<Tensor<2>>,
         collective: &dyn Collective,
     ) -> Result<Vec<BarlowTwinsOutput>> {
-        if z1s.len() != z2s.len() || z1s.is_empty() {
-            return Err(SslError::ShapeMismatch {
-                what: "Barlow Twins loss (shards of z1 vs z2)",
-                left: vec![z1s.len()],
-                right: vec![z2s.len()],
-            });
-        }
-        let d = z1s[0].dims()[1];
-        for (a, b) in z1s.iter().zip(&z2s) {
-            if a.dims() != b.dims() || a.dims()[1] != d {
-                return Err(SslError::ShapeMismatch {
-                    what: "Barlow Twins loss (z1 vs z2 shard)",
-                    left: a.dims().to_vec(),
-                    right: b.dims().to_vec(),
-                });
-            }
-        }
+        check_shards(
+            "Barlow Twins loss (shards of z1 vs z2)",
+            "Barlow Twins loss (z1 vs z2 shard)",
+            &z1s,
+            &z2s,
+        )?;
         let (zn1, n) = self.standardise_sharded(z1s, collective)?;
         let (zn2, _) = self.standardise_sharded(z2s, collective)?;
         let inv_n = 1.0 / n;

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use twinscan_models::Collective;
 
 use crate::error::{Result, SslError};
-use crate::loss::{CorrelationStrategy, squared_frobenius};
+use crate::loss::{CorrelationStrategy, check_shards, squared_frobenius};
 
 /// Configuration of [`VicRegLoss`]. Defaults are the paper's and `main_vicreg.py`'s.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -189,23 +189,12 @@ impl VicRegLoss {
         z2s: Vec<Tensor<2>>,
         collective: &dyn Collective,
     ) -> Result<Vec<VicRegOutput>> {
-        if z1s.len() != z2s.len() || z1s.is_empty() {
-            return Err(SslError::ShapeMismatch {
-                what: "VICReg loss (shards of z1 vs z2)",
-                left: vec![z1s.len()],
-                right: vec![z2s.len()],
-            });
-        }
-        let d = z1s[0].dims()[1];
-        for (a, b) in z1s.iter().zip(&z2s) {
-            if a.dims() != b.dims() || a.dims()[1] != d {
-                return Err(SslError::ShapeMismatch {
-                    what: "VICReg loss (z1 vs z2 shard)",
-                    left: a.dims().to_vec(),
-                    right: b.dims().to_vec(),
-                });
-            }
-        }
+        let d = check_shards(
+            "VICReg loss (shards of z1 vs z2)",
+            "VICReg loss (z1 vs z2 shard)",
+            &z1s,
+            &z2s,
+        )?;
         // Round 1: Σz1, Σz2 (per dimension), Σ‖z1 − z2‖² and the shard's size.
         let firsts = z1s
             .iter()
