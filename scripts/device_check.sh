@@ -93,6 +93,11 @@ EOF
     [ -f "$fixture/meta.json" ] || die "no torchvision fixture at $fixture (TWINSCAN_RESNET_FIXTURE)"
     cp "$fixture"/{meta.json,input.npy,features_eval.npy,features_train.npy,logits_eval.npy,logits_train.npy,weights.safetensors} "$bin/a/fixture/"
     chmod u+w "$bin"/a/fixture/*
+    # The Vulkan loader (libvulkan.so.1, ~110 KiB compressed): the lent GPU machine has the
+    # NVIDIA Vulkan driver but no loader (session 6), and nothing can be installed there.
+    local loader
+    loader=$(ldconfig -p 2> /dev/null | awk '/libvulkan\.so\.1 .*x86-64/ {print $NF; exit}')
+    [ -n "$loader" ] && cp -L "$loader" "$bin/b/libvulkan.so.1"
     for f in "$bin"/a/* "$bin"/b/*; do [ -f "$f" ] && xz -T0 -6 "$f"; done
     for p in a b; do
         (cd "$bin/$p" && { git -C "$root" rev-parse HEAD; date -u +%FT%TZ; echo "features $features"; ls -lR .; } > MANIFEST)
@@ -169,6 +174,21 @@ carried() {
 }
 
 environment() {
+    # wgpu on the lent NVIDIA machine (measured in session 6): it ships the driver's Vulkan
+    # ICD but no Vulkan loader, so the loader staged by `build` is put first on the library
+    # path; and the ICD's manifest names libGLX_nvidia.so.0, which without a display answers
+    # "Could not get 'vkCreateInstance'" (VK_LOADER_DEBUG=error), so a manifest naming the same
+    # driver's libEGL_nvidia.so.0 is used instead (wgpu then finds the H200).
+    if ! ldconfig -p 2> /dev/null | grep -q 'libvulkan\.so\.1' && [ -f "$work/libvulkan.so.1" ]; then
+        mkdir -p "$work/vulkan" && mv "$work/libvulkan.so.1" "$work/vulkan/"
+        export LD_LIBRARY_PATH="$work/vulkan${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    fi
+    local icd
+    icd=$(grep -ls 'libGLX_nvidia' /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json 2> /dev/null | head -1)
+    if [ -n "$icd" ] && [ -z "${VK_ICD_FILENAMES:-}" ] && ldconfig -p 2> /dev/null | grep -q 'libEGL_nvidia\.so\.0'; then
+        sed 's/libGLX_nvidia/libEGL_nvidia/' "$icd" > "$work/nvidia_egl_icd.json"
+        export VK_ICD_FILENAMES="$work/nvidia_egl_icd.json"
+    fi
     # The Vulkan loader wants XDG_RUNTIME_DIR (without it: an endless warning loop).
     if [ -z "${XDG_RUNTIME_DIR:-}" ] || [ ! -d "$XDG_RUNTIME_DIR" ]; then
         export XDG_RUNTIME_DIR="$work/xdg"
@@ -195,6 +215,7 @@ EOF
         echo "binaries: $(head -3 "$work/MANIFEST" | tr '\n' ' ')"
         echo "DEVICES=$DEVICES PRETRAIN_DEVICE=$PRETRAIN_DEVICE BENCH: batch $BENCH_BATCH, ${BENCH_SIZE}², projector $BENCH_PROJECTOR, $BENCH_STEPS steps"
         echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
+        echo "VK_ICD_FILENAMES=${VK_ICD_FILENAMES:-}"
         command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
         "$PYTHON" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available())' 2>&1
         nproc

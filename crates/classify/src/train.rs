@@ -513,6 +513,7 @@ impl Runner<'_> {
                 .head
                 .probabilities(logits)
                 .into_data()
+                .convert::<f32>()
                 .try_to_vec::<f32>()
                 .map_err(read_back("probabilities"))?;
             probs.extend(p);

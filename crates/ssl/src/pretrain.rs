@@ -260,6 +260,7 @@ pub fn features(
         let f = encoder
             .forward_features(x)
             .into_data()
+            .convert::<f32>()
             .try_to_vec::<f32>()
             .map_err(|e| SslError::TensorRead {
                 what: "kNN features",

@@ -238,8 +238,10 @@ impl Trainer {
         let mut parts = vec![out.loss.detach()];
         parts.extend(out.terms.into_iter().map(|t| t.detach()));
         parts.push(std);
+        // Read as f32 whatever the model's float type (a half-precision run's are f16/bf16).
         let scalars = Tensor::cat(parts, 0)
             .into_data()
+            .convert::<f32>()
             .try_to_vec::<f32>()
             .map_err(|e| SslError::TensorRead {
                 what: "loss terms",
