@@ -179,13 +179,13 @@ environment() {
     # path; and the ICD's manifest names libGLX_nvidia.so.0, which without a display answers
     # "Could not get 'vkCreateInstance'" (VK_LOADER_DEBUG=error), so a manifest naming the same
     # driver's libEGL_nvidia.so.0 is used instead (wgpu then finds the H200).
-    if ! ldconfig -p 2> /dev/null | grep -q 'libvulkan\.so\.1' && [ -f "$work/libvulkan.so.1" ]; then
+    if ! ldconfig -p 2> /dev/null | grep 'libvulkan\.so\.1' > /dev/null && [ -f "$work/libvulkan.so.1" ]; then
         mkdir -p "$work/vulkan" && mv "$work/libvulkan.so.1" "$work/vulkan/"
         export LD_LIBRARY_PATH="$work/vulkan${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     fi
     local icd
     icd=$(grep -ls 'libGLX_nvidia' /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json 2> /dev/null | head -1)
-    if [ -n "$icd" ] && [ -z "${VK_ICD_FILENAMES:-}" ] && ldconfig -p 2> /dev/null | grep -q 'libEGL_nvidia\.so\.0'; then
+    if [ -n "$icd" ] && [ -z "${VK_ICD_FILENAMES:-}" ] && ldconfig -p 2> /dev/null | grep 'libEGL_nvidia\.so\.0' > /dev/null; then
         sed 's/libGLX_nvidia/libEGL_nvidia/' "$icd" > "$work/nvidia_egl_icd.json"
         export VK_ICD_FILENAMES="$work/nvidia_egl_icd.json"
     fi
@@ -196,7 +196,7 @@ environment() {
     fi
     # burn's CUDA backend loads libcuda and libnvrtc at run time; without a system CUDA
     # toolkit, PyTorch's pip wheels carry an nvrtc.
-    if ! ldconfig -p 2> /dev/null | grep -q 'libnvrtc\.so'; then
+    if ! ldconfig -p 2> /dev/null | grep 'libnvrtc\.so' > /dev/null; then
         local libs
         libs=$("$PYTHON" - <<'EOF' 2> /dev/null
 import glob, os, site
