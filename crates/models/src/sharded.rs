@@ -91,6 +91,29 @@ impl AllReduce {
     /// wgpu and tch backends implement `DistributedOps` without a device transport);
     /// [`ModelsError::DeviceNotCompiled`] when the `cuda` feature is off.
     pub fn new(specs: &[DeviceSpec]) -> Result<Self> {
+        Self::check(specs)?;
+        let devices: Vec<Device> = specs
+            .iter()
+            .map(DeviceSpec::device)
+            .collect::<Result<_>>()?;
+        let context = DistributedContext::init(
+            devices.clone(),
+            DistributedConfig {
+                all_reduce_op: ReduceOperation::Mean,
+            },
+        );
+        Ok(Self {
+            devices,
+            _context: Arc::new(context),
+        })
+    }
+
+    /// The checks of [`new`](Self::new) without starting anything, so a caller can refuse a
+    /// device list before it writes its outputs.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new), except for devices not compiled in.
+    pub fn check(specs: &[DeviceSpec]) -> Result<()> {
         if specs.len() < 2 {
             return Err(ModelsError::Collective(format!(
                 "data parallelism needs at least two devices, got {}",
@@ -110,20 +133,7 @@ impl AllReduce {
                 )));
             }
         }
-        let devices: Vec<Device> = specs
-            .iter()
-            .map(DeviceSpec::device)
-            .collect::<Result<_>>()?;
-        let context = DistributedContext::init(
-            devices.clone(),
-            DistributedConfig {
-                all_reduce_op: ReduceOperation::Mean,
-            },
-        );
-        Ok(Self {
-            devices,
-            _context: Arc::new(context),
-        })
+        Ok(())
     }
 
     /// The participating devices, in replica order.

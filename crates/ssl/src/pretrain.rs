@@ -763,16 +763,9 @@ fn check_data_parallel(run: &PretrainRun) -> Result<()> {
             specs.len()
         )));
     }
-    let nccl = specs.iter().all(|s| matches!(s, DeviceSpec::Cuda(_)));
-    if let Some((i, s)) = specs
-        .iter()
-        .enumerate()
-        .find(|(i, s)| specs[..*i].contains(s))
-        && nccl
-    {
-        return Err(invalid(format!(
-            "{s} is listed twice (device {i}): NCCL needs one replica per GPU"
-        )));
+    // An all-CUDA list runs on NCCL (crate::replicas): its checks, before anything is written.
+    if specs.iter().all(|s| matches!(s, DeviceSpec::Cuda(_))) {
+        twinscan_models::AllReduce::check(specs)?;
     }
     Ok(())
 }
